@@ -1,0 +1,294 @@
+//! The `maskgate` command line: `serve` (the default), `migrate`, `user add`, `device add`.
+//!
+//! Every flag can also be set by a `MASKGATE_*` environment variable (see `.env.sample`).
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand};
+use maskgate_api_types::Role;
+
+use crate::clock::{Clock, SystemClock};
+use crate::credentials::{DEVICE_TOKEN_PREFIX, hash_password, new_token, token_hash};
+use crate::db;
+use crate::http::{AppState, Settings, serve};
+
+/// The MaskGate server and its admin commands.
+#[derive(Debug, Parser)]
+#[command(name = "maskgate", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Database URL: `sqlite://PATH` (created on first start), `mysql://…`, `mariadb://…`
+    /// or `postgres://…`.
+    #[arg(
+        long,
+        env = "MASKGATE_DATABASE_URL",
+        default_value = "sqlite://data/maskgate.db",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "MASKGATE_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Run database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage door devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+/// Flags of `maskgate serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MASKGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// The site's IANA time zone (such as `Asia/Seoul`); default: the machine's.
+    #[arg(long, env = "MASKGATE_TZ")]
+    pub tz: Option<String>,
+    /// Hours a login session lasts.
+    #[arg(long, env = "MASKGATE_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tz: None,
+            session_hours: 12,
+        }
+    }
+}
+
+/// `maskgate user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is asked for (or read from stdin).
+    Add {
+        /// The user name.
+        name: String,
+        /// `admin` or `viewer`.
+        #[arg(long, default_value = "viewer")]
+        role: Role,
+        /// Read the password from the first line of standard input instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// `maskgate device …`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Register a door device and print its token (shown only this once).
+    Add {
+        /// The device name, such as `front-door`.
+        name: String,
+    },
+}
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// The database URL with any password replaced by `***`, for logs.
+pub fn redact_database_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Sets up `tracing` logs; `RUST_LOG` overrides the default filter.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// The time zone from `--tz`/`MASKGATE_TZ`, else the machine's, else UTC.
+pub fn site_time_zone(configured: Option<&str>) -> anyhow::Result<Tz> {
+    if let Some(name) = configured {
+        return name
+            .parse()
+            .map_err(|_| anyhow::anyhow!("MASKGATE_TZ `{name}` is not an IANA time zone"));
+    }
+    Ok(iana_time_zone::get_timezone()
+        .ok()
+        .and_then(|name| name.parse().ok())
+        .unwrap_or(Tz::UTC))
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let url = cli.database_url.clone();
+    let store = db::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_database_url(&url)))?;
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => run_server(store, &url, args).await,
+        Command::Migrate => {
+            println!("migrations are up to date ({})", store.backend());
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+        }) => {
+            let password = read_password(password_stdin)?;
+            let hash = hash_password(&password)?;
+            let user = store
+                .create_user(&name, &hash, role, SystemClock.now())
+                .await?;
+            println!("created {} user `{}`", user.role.as_str(), user.username);
+            Ok(())
+        }
+        Command::Device(DeviceCommand::Add { name }) => {
+            crate::http::validate_device_name(&name).map_err(anyhow::Error::msg)?;
+            let token = new_token(DEVICE_TOKEN_PREFIX);
+            let device = store
+                .create_device(&name, &token_hash(token.expose()), SystemClock.now())
+                .await?;
+            eprintln!(
+                "registered device `{}` (id {}); its token is shown only this once:",
+                device.name, device.id
+            );
+            println!("{}", token.expose());
+            Ok(())
+        }
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ").context("cannot read password")?;
+        let again = rpassword::prompt_password("Again: ").context("cannot read password")?;
+        if first != again {
+            bail!("the passwords differ");
+        }
+        first
+    };
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        bail!("the password must have at least {MIN_PASSWORD_LEN} characters");
+    }
+    Ok(password)
+}
+
+async fn run_server(
+    store: Arc<dyn db::Store>,
+    url: &str,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
+    let tz = site_time_zone(args.tz.as_deref())?;
+    let settings = Settings {
+        tz,
+        session_ttl: chrono::Duration::hours(i64::from(args.session_hours.max(1))),
+        ..Settings::default()
+    };
+    let state = AppState::new(store, settings, Arc::new(SystemClock));
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = %redact_database_url(url),
+        tz = %tz.name(),
+        "MaskGate listening on http://{}",
+        listener.local_addr()?
+    );
+    serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_database_url("postgres://app:s3cret@db:5432/maskgate"),
+            "postgres://app:***@db:5432/maskgate"
+        );
+        assert_eq!(
+            redact_database_url("mysql://root@127.0.0.1/test"),
+            "mysql://root@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_database_url("sqlite://data/maskgate.db"),
+            "sqlite://data/maskgate.db"
+        );
+    }
+}

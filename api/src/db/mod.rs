@@ -1,0 +1,278 @@
+//! Storage: one [`Store`] trait, one implementation per database backend.
+//!
+//! The backend is picked by the scheme of the database URL (`sqlite:`, `mysql:`/`mariadb:`,
+//! `postgres:`). Each backend has its own migrations under `migrations/<backend>/`, embedded
+//! at build time and run by [`connect`]. Queries are checked at run time (`query` +
+//! `try_get`), so building needs no live database.
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use maskgate_api_types::{Device, Heartbeat, NewVisit, Role, Visit};
+use uuid::Uuid;
+
+pub use mysql::MySqlStore;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// The width of the UTC slots that `visit_slots` counts in, in seconds.
+pub const SLOT_SECONDS: i64 = 15 * 60;
+
+/// The UTC slot (unix seconds of its start) that an instant falls in.
+pub fn slot_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(SLOT_SECONDS) * SLOT_SECONDS
+}
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (user name, device name) is taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL scheme `{0}` (use sqlite:, mysql:, mariadb: or postgres:)")]
+    UnsupportedScheme(String),
+    /// The database failed or could not be reached.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back (a corrupt or hand-edited row).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+/// A user account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The server's id.
+    pub id: i64,
+    /// The unique name.
+    pub username: String,
+    /// The argon2 PHC string.
+    pub password_hash: String,
+    /// The account's role.
+    pub role: Role,
+}
+
+/// Filters of a history query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VisitFilter {
+    /// Visits captured at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Visits captured before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Only visits of the device with this name.
+    pub device: Option<String>,
+    /// Only passed (`true`) or failed (`false`) visits.
+    pub passed: Option<bool>,
+}
+
+/// A keyset position in history: the page continues with visits strictly older than this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// The `captured_at` of the last visit of the previous page.
+    pub captured_at: DateTime<Utc>,
+    /// The id of the last visit of the previous page.
+    pub id: Uuid,
+}
+
+/// Pass/fail counts of one UTC slot, summed over the devices asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotCount {
+    /// Unix seconds of the slot's start.
+    pub slot_start: i64,
+    /// Visits that passed.
+    pub passed: i64,
+    /// Visits that failed.
+    pub failed: i64,
+}
+
+/// What a backend must do for MaskGate. Every method is one short transaction at most.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The backend's name (`sqlite`, `mysql`, `postgres`), for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates a user; [`StoreError::Conflict`] if the name is taken.
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<UserRecord, StoreError>;
+
+    /// Finds a user by name.
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Stores a session token hash for a user and deletes sessions that have expired.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Finds the user and expiry of a session token hash.
+    async fn session_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(UserRecord, DateTime<Utc>)>, StoreError>;
+
+    /// Records a failed login for a subject (`user:<name>` or `ip:<addr>`) and forgets
+    /// that subject's failures older than `forget_before`.
+    async fn record_login_failure(
+        &self,
+        subject: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Counts a subject's failed logins since an instant.
+    async fn login_failures_since(
+        &self,
+        subject: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Registers a device; [`StoreError::Conflict`] if the name is taken.
+    async fn create_device(
+        &self,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError>;
+
+    /// Finds a device by the hash of its token.
+    async fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>, StoreError>;
+
+    /// All devices, by name.
+    async fn list_devices(&self) -> Result<Vec<Device>, StoreError>;
+
+    /// Stores a device's heartbeat and marks it seen; returns the updated device.
+    async fn record_heartbeat(
+        &self,
+        device_id: i64,
+        heartbeat: &Heartbeat,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError>;
+
+    /// Stores visits of one device in one transaction, skipping ids already stored, and
+    /// counts the stored ones into `visit_slots`. Returns, per input visit, whether it was
+    /// stored (`false`: a duplicate). Marks the device seen.
+    async fn insert_visits(
+        &self,
+        device_id: i64,
+        visits: &[NewVisit],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// One page of history, newest first, strictly after `after` when given.
+    async fn list_visits(
+        &self,
+        filter: &VisitFilter,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Result<Vec<Visit>, StoreError>;
+
+    /// Pass/fail counts per UTC slot in `[from_slot, to_slot)`, summed over all devices or
+    /// the named one; slots without visits are left out.
+    async fn slot_counts(
+        &self,
+        from_slot: i64,
+        to_slot: i64,
+        device: Option<&str>,
+    ) -> Result<Vec<SlotCount>, StoreError>;
+}
+
+/// Connects to the database named by `url`, creating an SQLite file (and its folder) when
+/// missing, and runs the backend's migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    let store: Arc<dyn Store> = match scheme {
+        "sqlite" => Arc::new(SqliteStore::connect(url).await?),
+        "postgres" | "postgresql" => Arc::new(PostgresStore::connect(url).await?),
+        "mysql" | "mariadb" => {
+            let url = url.replacen("mariadb:", "mysql:", 1);
+            Arc::new(MySqlStore::connect(&url).await?)
+        }
+        other => return Err(StoreError::UnsupportedScheme(other.to_owned())),
+    };
+    Ok(store)
+}
+
+/// Adds up passes and fails of a batch per slot, for the stored visits only.
+pub(crate) fn tally_slots(visits: &[NewVisit], stored: &[bool]) -> Vec<(i64, i64, i64)> {
+    let mut slots: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();
+    for (visit, _) in visits.iter().zip(stored).filter(|(_, s)| **s) {
+        let entry = slots.entry(slot_of(visit.captured_at)).or_default();
+        if visit.passed {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    slots.into_iter().map(|(s, (p, f))| (s, p, f)).collect()
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub(crate) fn parse_role(s: &str) -> Result<Role, StoreError> {
+    s.parse().map_err(StoreError::Corrupt)
+}
+
+pub(crate) fn parse_camera_state(
+    s: &str,
+) -> Result<maskgate_api_types::CameraState, StoreError> {
+    s.parse().map_err(StoreError::Corrupt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn slots_are_aligned_to_fifteen_utc_minutes() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 8, 6, 59, 59).unwrap();
+        let slot = slot_of(at);
+        assert_eq!(
+            slot,
+            Utc.with_ymd_and_hms(2026, 3, 8, 6, 45, 0).unwrap().timestamp()
+        );
+        let before_epoch = Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 0).unwrap();
+        assert_eq!(slot_of(before_epoch), -900);
+    }
+
+    #[test]
+    fn tally_counts_only_stored_visits() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let visit = |passed, minutes| NewVisit {
+            id: Uuid::nil(),
+            captured_at: at + chrono::Duration::minutes(minutes),
+            passed,
+            mask_score: 0.5,
+            model: "m@1".into(),
+            device: None,
+            decision_ms: None,
+        };
+        let visits = [visit(true, 0), visit(false, 1), visit(true, 2), visit(true, 20)];
+        let tally = tally_slots(&visits, &[true, true, false, true]);
+        let t = at.timestamp();
+        assert_eq!(tally, vec![(t, 1, 1), (t + 900, 1, 0)]);
+    }
+}

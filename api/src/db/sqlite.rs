@@ -1,0 +1,455 @@
+//! The SQLite backend: the embedded default, one file, WAL mode.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use maskgate_api_types::{Device, DeviceStatus, Heartbeat, NewVisit, Role, Visit};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row};
+use uuid::Uuid;
+
+use super::{
+    Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, is_unique_violation,
+    parse_camera_state, parse_role, tally_slots,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// Storage in an SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 text, so text order is time order.
+fn ts(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp `{s}`: {e}")))
+}
+
+fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the SQLite database at `url` and runs migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A visit acknowledged to a door is deleted from the door's queue: it must
+            // survive a power cut here, so every commit is fsync'd.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Database(sqlx::Error::Configuration(
+                    format!("cannot create database folder {}: {e}", parent.display()).into(),
+                ))
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for tools such as the bench generator.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+const DEVICE_COLUMNS: &str = "id, name, created_at, last_seen_at, reported_at, queue_depth, \
+     oldest_queued_at, last_upload_at, camera_state, model_version";
+
+fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
+    let reported_at: Option<String> = row.try_get("reported_at")?;
+    let status = match reported_at {
+        Some(reported_at) => {
+            let camera_state: String = row.try_get("camera_state")?;
+            let queue_depth: i64 = row.try_get("queue_depth")?;
+            Some(DeviceStatus {
+                reported_at: parse_ts(&reported_at)?,
+                queue_depth: queue_depth.max(0) as u64,
+                oldest_queued_at: opt_ts(row.try_get("oldest_queued_at")?)?,
+                last_upload_at: opt_ts(row.try_get("last_upload_at")?)?,
+                camera_state: parse_camera_state(&camera_state)?,
+                model_version: row.try_get("model_version")?,
+            })
+        }
+        None => None,
+    };
+    Ok(Device {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        last_seen_at: opt_ts(row.try_get("last_seen_at")?)?,
+        status,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        role: parse_role(&row.try_get::<String, _>("role")?)?,
+    })
+}
+
+fn visit_from_row(row: &SqliteRow) -> Result<Visit, StoreError> {
+    let id: String = row.try_get("id")?;
+    let decision_ms: Option<i64> = row.try_get("decision_ms")?;
+    Ok(Visit {
+        id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("visit id: {e}")))?,
+        device: row.try_get("device")?,
+        captured_at: parse_ts(&row.try_get::<String, _>("captured_at")?)?,
+        received_at: parse_ts(&row.try_get::<String, _>("received_at")?)?,
+        passed: row.try_get("passed")?,
+        mask_score: row.try_get("mask_score")?,
+        model: row.try_get("model")?,
+        decision_ms: decision_ms.map(|ms| ms.clamp(0, u32::MAX as i64) as u32),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<UserRecord, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?) \
+             RETURNING id, username, password_hash, role",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("user `{username}`"))
+            } else {
+                e.into()
+            }
+        })?;
+        user_from_row(&row)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        sqlx::query("SELECT id, username, password_hash, role FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(ts(now))
+        .bind(ts(expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(UserRecord, DateTime<Utc>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.password_hash, u.role, s.expires_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let expires_at = parse_ts(&row.try_get::<String, _>("expires_at")?)?;
+            Ok((user_from_row(&row)?, expires_at))
+        })
+        .transpose()
+    }
+
+    async fn record_login_failure(
+        &self,
+        subject: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM login_failures WHERE subject = ? AND failed_at < ?")
+            .bind(subject)
+            .bind(ts(forget_before))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO login_failures (subject, failed_at) VALUES (?, ?)")
+            .bind(subject)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn login_failures_since(
+        &self,
+        subject: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM login_failures WHERE subject = ? AND failed_at >= ?",
+        )
+        .bind(subject)
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count.max(0) as u64)
+    }
+
+    async fn create_device(
+        &self,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO devices (name, token_hash, created_at) VALUES (?, ?, ?) \
+             RETURNING {DEVICE_COLUMNS}"
+        ))
+        .bind(name)
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("device `{name}`"))
+            } else {
+                e.into()
+            }
+        })?;
+        device_from_row(&row)
+    }
+
+    async fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(device_from_row)
+        .transpose()
+    }
+
+    async fn list_devices(&self) -> Result<Vec<Device>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(device_from_row)
+        .collect()
+    }
+
+    async fn record_heartbeat(
+        &self,
+        device_id: i64,
+        heartbeat: &Heartbeat,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE devices SET last_seen_at = ?, reported_at = ?, queue_depth = ?, \
+             oldest_queued_at = ?, last_upload_at = ?, camera_state = ?, model_version = ? \
+             WHERE id = ? RETURNING {DEVICE_COLUMNS}"
+        ))
+        .bind(ts(now))
+        .bind(ts(now))
+        .bind(i64::try_from(heartbeat.queue_depth).unwrap_or(i64::MAX))
+        .bind(heartbeat.oldest_queued_at.map(ts))
+        .bind(heartbeat.last_upload_at.map(ts))
+        .bind(heartbeat.camera_state.as_str())
+        .bind(heartbeat.model_version.as_deref())
+        .bind(device_id)
+        .fetch_one(&self.pool)
+        .await?;
+        device_from_row(&row)
+    }
+
+    async fn insert_visits(
+        &self,
+        device_id: i64,
+        visits: &[NewVisit],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let received = ts(received_at);
+        let mut tx = self.pool.begin().await?;
+        let mut stored = Vec::with_capacity(visits.len());
+        for visit in visits {
+            let done = sqlx::query(
+                "INSERT INTO visits (id, device_id, captured_at, received_at, passed, \
+                 mask_score, model, decision_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(visit.id.to_string())
+            .bind(device_id)
+            .bind(ts(visit.captured_at))
+            .bind(&received)
+            .bind(visit.passed)
+            .bind(visit.mask_score)
+            .bind(&visit.model)
+            .bind(visit.decision_ms.map(i64::from))
+            .execute(&mut *tx)
+            .await?;
+            stored.push(done.rows_affected() == 1);
+        }
+        for (slot, passed, failed) in tally_slots(visits, &stored) {
+            sqlx::query(
+                "INSERT INTO visit_slots (slot_start, device_id, passed, failed) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT (slot_start, device_id) DO UPDATE SET \
+                 passed = passed + excluded.passed, failed = failed + excluded.failed",
+            )
+            .bind(slot)
+            .bind(device_id)
+            .bind(passed)
+            .bind(failed)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE devices SET last_seen_at = ? WHERE id = ?")
+            .bind(&received)
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn list_visits(
+        &self,
+        filter: &VisitFilter,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Result<Vec<Visit>, StoreError> {
+        let mut q = QueryBuilder::new(
+            "SELECT v.id, d.name AS device, v.captured_at, v.received_at, v.passed, \
+             v.mask_score, v.model, v.decision_ms FROM visits v \
+             JOIN devices d ON d.id = v.device_id WHERE 1 = 1",
+        );
+        if let Some(from) = filter.from {
+            q.push(" AND v.captured_at >= ").push_bind(ts(from));
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND v.captured_at < ").push_bind(ts(to));
+        }
+        if let Some(device) = &filter.device {
+            q.push(" AND v.device_id = (SELECT id FROM devices WHERE name = ")
+                .push_bind(device.clone())
+                .push(")");
+        }
+        if let Some(passed) = filter.passed {
+            q.push(" AND v.passed = ").push_bind(passed);
+        }
+        if let Some(pos) = after {
+            let at = ts(pos.captured_at);
+            q.push(" AND (v.captured_at < ")
+                .push_bind(at.clone())
+                .push(" OR (v.captured_at = ")
+                .push_bind(at)
+                .push(" AND v.id < ")
+                .push_bind(pos.id.to_string())
+                .push("))");
+        }
+        q.push(" ORDER BY v.captured_at DESC, v.id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(visit_from_row)
+            .collect()
+    }
+
+    async fn slot_counts(
+        &self,
+        from_slot: i64,
+        to_slot: i64,
+        device: Option<&str>,
+    ) -> Result<Vec<SlotCount>, StoreError> {
+        let mut q = QueryBuilder::new(
+            "SELECT slot_start, SUM(passed) AS passed, SUM(failed) AS failed FROM visit_slots \
+             WHERE slot_start >= ",
+        );
+        q.push_bind(from_slot)
+            .push(" AND slot_start < ")
+            .push_bind(to_slot);
+        if let Some(device) = device {
+            q.push(" AND device_id = (SELECT id FROM devices WHERE name = ")
+                .push_bind(device.to_owned())
+                .push(")");
+        }
+        q.push(" GROUP BY slot_start ORDER BY slot_start");
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(SlotCount {
+                    slot_start: row.try_get("slot_start")?,
+                    passed: row.try_get("passed")?,
+                    failed: row.try_get("failed")?,
+                })
+            })
+            .collect()
+    }
+}

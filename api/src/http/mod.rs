@@ -1,0 +1,212 @@
+//! The HTTP layer: shared state, the router of all resources, and `serve`.
+//!
+//! One module per resource, each with its handlers annotated for OpenAPI; [`api_router`]
+//! registers every handler through `utoipa-axum`, so the router and
+//! `GET /api/v1/openapi.json` cannot disagree.
+
+pub mod error;
+pub mod extract;
+
+mod auth;
+mod devices;
+mod health;
+mod metrics;
+mod openapi;
+mod stats;
+mod stream;
+mod visits;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use chrono::Duration;
+use chrono_tz::Tz;
+use maskgate_api_types::StreamEvent;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::clock::Clock;
+use crate::db::Store;
+use crate::telemetry::{Metrics, RequestLabels, RouteLabels};
+use error::ApiError;
+
+pub use devices::validate_device_name;
+pub use openapi::openapi_doc;
+
+/// Settings of a running server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The site's time zone: the default for stats and day boundaries.
+    pub tz: Tz,
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+    /// Failed logins for one user name within `login_window` before logins are refused.
+    pub max_failed_logins_per_user: u64,
+    /// Failed logins from one IP address within `login_window` before logins are refused.
+    pub max_failed_logins_per_ip: u64,
+    /// The window over which failed logins are counted.
+    pub login_window: Duration,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How far in the future a visit's `captured_at` may be (device clocks drift).
+    pub max_clock_skew: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            tz: Tz::UTC,
+            session_ttl: Duration::hours(12),
+            max_failed_logins_per_user: 5,
+            max_failed_logins_per_ip: 20,
+            login_window: Duration::minutes(15),
+            max_body_bytes: 2 * 1024 * 1024,
+            max_clock_skew: Duration::minutes(5),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The server's settings.
+    pub settings: Arc<Settings>,
+    /// The clock (a manual one in tests).
+    pub clock: Arc<dyn Clock>,
+    /// Live events for `GET /api/v1/stream`.
+    pub events: broadcast::Sender<StreamEvent>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Flips to `true` when the server shuts down, so open streams end.
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("backend", &self.store.backend())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over a store, with settings and a clock.
+    pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        let (shutdown, _) = watch::channel(false);
+        Self {
+            store,
+            settings: Arc::new(settings),
+            clock,
+            events,
+            metrics: Arc::new(Metrics::default()),
+            shutdown: Arc::new(shutdown),
+        }
+    }
+
+    /// A receiver that sees `true` once the server starts shutting down.
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// Every documented route, registered together with its OpenAPI operation.
+pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base_doc())
+        .routes(routes!(health::get_health))
+        .routes(routes!(metrics::get_metrics))
+        .routes(routes!(openapi::get_openapi))
+        .routes(routes!(auth::login))
+        .routes(routes!(visits::list_visits, visits::create_visits))
+        .routes(routes!(stats::get_stats))
+        .routes(routes!(devices::list_devices, devices::create_device))
+        .routes(routes!(devices::record_heartbeat))
+        .routes(routes!(stream::get_stream))
+}
+
+/// The complete application: routes, JSON fallbacks, limits, metrics and tracing.
+pub fn router(state: AppState) -> Router {
+    let (routes, _doc) = api_router().split_for_parts();
+    routes
+        .route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(
+            // Spans carry the path only: a query string may hold a token.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteLabels {
+            method: method.clone(),
+            route: route.clone(),
+        })
+        .observe(elapsed);
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16().to_string(),
+        })
+        .inc();
+    response
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then ends open event streams
+/// and waits for in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stop = state.shutdown.clone();
+    let app = router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stop.send_replace(true);
+    })
+    .await
+}

@@ -1,0 +1,16 @@
+//! The MaskGate server: an axum app over a [`db::Store`] (SQLite, MySQL/MariaDB or
+//! PostgreSQL) that stores the visits doors report and serves history, stats, devices, live
+//! events, metrics and its own OpenAPI document.
+//!
+//! Library first: `main.rs` only parses the command line and calls into here, so tests
+//! start the real app with [`http::serve`] on `127.0.0.1:0`.
+
+pub mod cli;
+pub mod clock;
+pub mod credentials;
+pub mod db;
+pub mod http;
+pub mod stats;
+pub mod telemetry;
+
+pub use http::{AppState, Settings, router, serve};
