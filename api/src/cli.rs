@@ -34,7 +34,12 @@ pub struct Cli {
     )]
     pub database_url: String,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "MASKGATE_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "MASKGATE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: LogFormat,
 }
 
@@ -222,11 +227,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     Ok(password)
 }
 
-async fn run_server(
-    store: Arc<dyn db::Store>,
-    url: &str,
-    args: ServeArgs,
-) -> anyhow::Result<()> {
+async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> anyhow::Result<()> {
     let tz = site_time_zone(args.tz.as_deref())?;
     let settings = Settings {
         tz,

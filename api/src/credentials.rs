@@ -5,9 +5,9 @@
 //! tells user tokens (`mgu_`) from device tokens (`mgd_`), so a token used on the wrong
 //! kind of route gets a precise error.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -126,7 +126,10 @@ mod tests {
         let b = new_token(USER_TOKEN_PREFIX);
         assert_ne!(a, b);
         assert_eq!(token_kind(a.expose()), TokenKind::User);
-        assert_eq!(token_kind(new_token(DEVICE_TOKEN_PREFIX).expose()), TokenKind::Device);
+        assert_eq!(
+            token_kind(new_token(DEVICE_TOKEN_PREFIX).expose()),
+            TokenKind::Device
+        );
         assert_eq!(token_kind("Bearer x"), TokenKind::Unknown);
         assert!(!format!("{a:?}").contains(a.expose()));
         assert_eq!(token_hash(a.expose()).len(), 64);

@@ -126,8 +126,7 @@ impl BucketPlan {
         let (passed, failed) = counts
             .iter()
             .fold((0u64, 0u64), |acc, c| (acc.0 + c.0, acc.1 + c.1));
-        let pass_rate =
-            (passed + failed > 0).then(|| passed as f64 / (passed + failed) as f64);
+        let pass_rate = (passed + failed > 0).then(|| passed as f64 / (passed + failed) as f64);
         let buckets = starts
             .iter()
             .zip(counts)
@@ -197,8 +196,8 @@ mod tests {
         assert_eq!(next - day, Duration::hours(25));
         let plan = BucketPlan::new(day, next, Bucket::Hour, tz).unwrap();
         let slots = [
-            slot(utc(2026, 11, 1, 5, 30), 1, 0),  // 01:30 EDT
-            slot(utc(2026, 11, 1, 6, 30), 0, 2),  // 01:30 EST
+            slot(utc(2026, 11, 1, 5, 30), 1, 0), // 01:30 EDT
+            slot(utc(2026, 11, 1, 6, 30), 0, 2), // 01:30 EST
         ];
         let (buckets, rate) = plan.fill(&slots);
         assert_eq!(buckets.len(), 25);
@@ -212,9 +211,13 @@ mod tests {
     #[test]
     fn a_zone_with_a_quarter_hour_offset_gets_whole_local_hours() {
         let tz: Tz = "Asia/Kathmandu".parse().unwrap(); // UTC+05:45
-        let plan =
-            BucketPlan::new(utc(2026, 1, 1, 0, 0), utc(2026, 1, 1, 2, 0), Bucket::Hour, tz)
-                .unwrap();
+        let plan = BucketPlan::new(
+            utc(2026, 1, 1, 0, 0),
+            utc(2026, 1, 1, 2, 0),
+            Bucket::Hour,
+            tz,
+        )
+        .unwrap();
         assert_eq!(plan.start(), utc(2025, 12, 31, 23, 15));
         let (buckets, rate) = plan.fill(&[slot(utc(2026, 1, 1, 0, 15), 3, 1)]);
         assert_eq!(buckets[0].start, "2026-01-01T05:00:00+05:45");
@@ -240,9 +243,13 @@ mod tests {
 
     #[test]
     fn a_range_with_no_visits_has_no_pass_rate() {
-        let plan =
-            BucketPlan::new(utc(2026, 1, 1, 0, 0), utc(2026, 1, 3, 0, 0), Bucket::Day, Tz::UTC)
-                .unwrap();
+        let plan = BucketPlan::new(
+            utc(2026, 1, 1, 0, 0),
+            utc(2026, 1, 3, 0, 0),
+            Bucket::Day,
+            Tz::UTC,
+        )
+        .unwrap();
         let (buckets, rate) = plan.fill(&[]);
         assert_eq!(buckets.len(), 2);
         assert_eq!(rate, None);

@@ -70,17 +70,17 @@ impl Default for Metrics {
             "HTTP request latency, by method and route",
             latency.clone(),
         );
-        registry.register(
-            "visits_accepted",
-            "Visits stored",
-            visits_accepted.clone(),
-        );
+        registry.register("visits_accepted", "Visits stored", visits_accepted.clone());
         registry.register(
             "visits_duplicate",
             "Visits posted again and ignored (idempotent retries)",
             visits_duplicate.clone(),
         );
-        registry.register("heartbeats", "Device heartbeats received", heartbeats.clone());
+        registry.register(
+            "heartbeats",
+            "Device heartbeats received",
+            heartbeats.clone(),
+        );
         Self {
             registry,
             requests,

@@ -1,1 +1,3 @@
+//! Benchmarks of the MaskGate server (see bench/RESULTS.md).
+
 fn main() {}

@@ -6,7 +6,7 @@ CREATE TABLE users (
     password_hash VARCHAR(255) NOT NULL,
     role          VARCHAR(16) NOT NULL CHECK (role IN ('admin', 'viewer')),
     created_at    DATETIME(6) NOT NULL
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 CREATE TABLE sessions (
     token_hash CHAR(64) CHARACTER SET ascii PRIMARY KEY,
@@ -24,7 +24,7 @@ CREATE TABLE login_failures (
     subject   VARCHAR(200) NOT NULL,
     failed_at DATETIME(6) NOT NULL,
     INDEX login_failures_by_subject (subject, failed_at)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 CREATE TABLE devices (
     id               BIGINT AUTO_INCREMENT PRIMARY KEY,
@@ -38,7 +38,7 @@ CREATE TABLE devices (
     last_upload_at   DATETIME(6) NULL,
     camera_state     VARCHAR(16) NULL,
     model_version    VARCHAR(128) NULL
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 -- InnoDB clusters rows by primary key: an increasing `seq` keeps inserts at the end of the
 -- tree, where random UUID keys would split pages all over it.
@@ -55,7 +55,7 @@ CREATE TABLE visits (
     INDEX visits_by_time (captured_at, id),
     INDEX visits_by_device_time (device_id, captured_at, id),
     FOREIGN KEY (device_id) REFERENCES devices (id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 -- Pass/fail counts per device and UTC 15-minute slot (unix seconds), kept in step with
 -- `visits` in the same transaction, so stats never scan `visits`.

@@ -235,9 +235,7 @@ pub(crate) fn parse_role(s: &str) -> Result<Role, StoreError> {
     s.parse().map_err(StoreError::Corrupt)
 }
 
-pub(crate) fn parse_camera_state(
-    s: &str,
-) -> Result<maskgate_api_types::CameraState, StoreError> {
+pub(crate) fn parse_camera_state(s: &str) -> Result<maskgate_api_types::CameraState, StoreError> {
     s.parse().map_err(StoreError::Corrupt)
 }
 
@@ -252,7 +250,9 @@ mod tests {
         let slot = slot_of(at);
         assert_eq!(
             slot,
-            Utc.with_ymd_and_hms(2026, 3, 8, 6, 45, 0).unwrap().timestamp()
+            Utc.with_ymd_and_hms(2026, 3, 8, 6, 45, 0)
+                .unwrap()
+                .timestamp()
         );
         let before_epoch = Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 0).unwrap();
         assert_eq!(slot_of(before_epoch), -900);
@@ -270,7 +270,12 @@ mod tests {
             device: None,
             decision_ms: None,
         };
-        let visits = [visit(true, 0), visit(false, 1), visit(true, 2), visit(true, 20)];
+        let visits = [
+            visit(true, 0),
+            visit(false, 1),
+            visit(true, 2),
+            visit(true, 20),
+        ];
         let tally = tally_slots(&visits, &[true, true, false, true]);
         let t = at.timestamp();
         assert_eq!(tally, vec![(t, 1, 1), (t + 900, 1, 0)]);

@@ -38,10 +38,12 @@ impl MySqlStore {
     }
 
     async fn device_by_id(&self, id: i64) -> Result<Device, StoreError> {
-        let row = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?"))
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
         device_from_row(&row)
     }
 }
@@ -232,19 +234,20 @@ impl Store for MySqlStore {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Device, StoreError> {
-        let done = sqlx::query("INSERT INTO devices (name, token_hash, created_at) VALUES (?, ?, ?)")
-        .bind(name)
-        .bind(token_hash)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("device `{name}`"))
-            } else {
-                e.into()
-            }
-        })?;
+        let done =
+            sqlx::query("INSERT INTO devices (name, token_hash, created_at) VALUES (?, ?, ?)")
+                .bind(name)
+                .bind(token_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!("device `{name}`"))
+                    } else {
+                        e.into()
+                    }
+                })?;
         self.device_by_id(done.last_insert_id() as i64).await
     }
 

@@ -303,7 +303,10 @@ impl Store for PostgresStore {
         let models: Vec<String> = visits.iter().map(|v| v.model.clone()).collect();
         let decision: Vec<Option<i32>> = visits
             .iter()
-            .map(|v| v.decision_ms.map(|ms| i32::try_from(ms).unwrap_or(i32::MAX)))
+            .map(|v| {
+                v.decision_ms
+                    .map(|ms| i32::try_from(ms).unwrap_or(i32::MAX))
+            })
             .collect();
         let mut tx = self.pool.begin().await?;
         let inserted: HashSet<Uuid> = sqlx::query_scalar(

@@ -30,7 +30,10 @@ pub(crate) async fn login(
     let user_subject = format!("user:{}", request.username);
     let ip_subject = format!("ip:{}", peer.ip());
     let retry_after = settings.login_window.num_seconds().max(1) as u64;
-    if state.store.login_failures_since(&user_subject, since).await?
+    if state
+        .store
+        .login_failures_since(&user_subject, since)
+        .await?
         >= settings.max_failed_logins_per_user
         || state.store.login_failures_since(&ip_subject, since).await?
             >= settings.max_failed_logins_per_ip

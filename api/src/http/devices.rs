@@ -63,7 +63,11 @@ pub(crate) async fn create_device(
     let token = new_token(DEVICE_TOKEN_PREFIX);
     let device = state
         .store
-        .create_device(&request.name, &token_hash(token.expose()), state.clock.now())
+        .create_device(
+            &request.name,
+            &token_hash(token.expose()),
+            state.clock.now(),
+        )
         .await?;
     tracing::info!(device = %device.name, by = %admin.username, "device registered");
     Ok((

@@ -146,7 +146,9 @@ impl FromRequestParts<AppState> for AdminUser {
     ) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.role != Role::Admin {
-            return Err(ApiError::Forbidden("this route needs the admin role".into()));
+            return Err(ApiError::Forbidden(
+                "this route needs the admin role".into(),
+            ));
         }
         Ok(AdminUser(user))
     }

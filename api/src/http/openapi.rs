@@ -41,9 +41,15 @@ impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         let components = openapi.components.get_or_insert_with(Default::default);
         for (name, who) in [
-            (USER_SCHEME, "a user's session token (admin or viewer), from /api/v1/auth/login"),
+            (
+                USER_SCHEME,
+                "a user's session token (admin or viewer), from /api/v1/auth/login",
+            ),
             (ADMIN_SCHEME, "an admin's session token"),
-            (DEVICE_SCHEME, "a device token, printed once when the device is registered"),
+            (
+                DEVICE_SCHEME,
+                "a device token, printed once when the device is registered",
+            ),
         ] {
             components.add_security_scheme(
                 name,

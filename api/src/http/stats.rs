@@ -49,7 +49,9 @@ pub(crate) async fn get_stats(
 ) -> ApiResult<axum::Json<Stats>> {
     let tz: Tz = match &query.tz {
         Some(name) => name.parse().map_err(|_| {
-            ApiError::Validation(format!("unknown time zone `{name}` (use an IANA name such as Asia/Seoul)"))
+            ApiError::Validation(format!(
+                "unknown time zone `{name}` (use an IANA name such as Asia/Seoul)"
+            ))
         })?,
         None => state.settings.tz,
     };
@@ -59,8 +61,8 @@ pub(crate) async fn get_stats(
         Bucket::Hour => to - Duration::hours(24),
         Bucket::Day => to - Duration::days(30),
     });
-    let plan = BucketPlan::new(from, to, bucket, tz)
-        .map_err(|e| ApiError::Validation(e.to_string()))?;
+    let plan =
+        BucketPlan::new(from, to, bucket, tz).map_err(|e| ApiError::Validation(e.to_string()))?;
     let slots = state
         .store
         .slot_counts(

@@ -1,0 +1,11 @@
+//! The API suite: the real server over HTTP, on SQLite, PostgreSQL and MariaDB/MySQL.
+
+mod helpers;
+
+mod auth;
+mod devices;
+mod docs_and_metrics;
+mod history;
+mod stats;
+mod stream;
+mod visits;

@@ -1,0 +1,140 @@
+//! Devices posting visits: idempotency, batch limits, ownership and bad input.
+
+use chrono::Duration;
+use maskgate_api_types::{VisitBatchResult, VisitPage};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::helpers::{error_code, visit};
+
+backend_tests! {
+    async fn posting_the_same_visit_twice_stores_it_once(app) {
+        let admin = app.admin_token().await;
+        let door = app.device(&admin, "front-door").await;
+        let v = visit(&app, Duration::minutes(1), true);
+        for (attempt, expected) in [(1, (1, 0)), (2, (0, 1))] {
+            let response = app.post_visits(&door, std::slice::from_ref(&v)).await;
+            assert_eq!(response.status(), StatusCode::OK, "attempt {attempt}");
+            let result: VisitBatchResult = response.json().await.expect("body");
+            assert_eq!((result.accepted, result.duplicates), expected, "attempt {attempt}");
+        }
+        // A retry with a changed body still changes nothing: the id decides.
+        let mut changed = v.clone();
+        changed.passed = false;
+        let result: VisitBatchResult =
+            app.post_visits(&door, &[changed]).await.json().await.expect("body");
+        assert_eq!((result.accepted, result.duplicates), (0, 1));
+        let (_, page) = app.get_json("/api/v1/visits", &admin).await;
+        let page: VisitPage = serde_json::from_value(page).expect("page");
+        assert_eq!(page.items.len(), 1);
+        assert!(page.items[0].passed);
+        assert_eq!(page.items[0].device, "front-door");
+        assert_eq!(page.items[0].captured_at, v.captured_at);
+        let (_, stats) = app.get_json("/api/v1/stats", &admin).await;
+        let passed: u64 = stats["buckets"].as_array().expect("buckets").iter()
+            .map(|b| b["passed"].as_u64().unwrap_or(0)).sum();
+        assert_eq!(passed, 1, "stats count the visit once: {stats}");
+        app
+    }
+
+    async fn repeats_inside_one_batch_count_as_duplicates(app) {
+        let admin = app.admin_token().await;
+        let door = app.device(&admin, "front-door").await;
+        let a = visit(&app, Duration::minutes(3), true);
+        let b = visit(&app, Duration::minutes(2), false);
+        let result: VisitBatchResult = app
+            .post_visits(&door, &[a.clone(), b, a])
+            .await.json().await.expect("body");
+        assert_eq!((result.accepted, result.duplicates), (2, 1));
+        assert_eq!(app.stored_visit_count().await, 2);
+        app
+    }
+
+    async fn a_batch_of_a_thousand_is_stored_and_one_more_is_refused(app) {
+        let admin = app.admin_token().await;
+        let door = app.device(&admin, "front-door").await;
+        let batch: Vec<_> = (0..1000)
+            .map(|i| visit(&app, Duration::seconds(i), i % 7 != 0))
+            .collect();
+        let result: VisitBatchResult =
+            app.post_visits(&door, &batch).await.json().await.expect("body");
+        assert_eq!((result.accepted, result.duplicates), (1000, 0));
+        let mut too_many = batch.clone();
+        too_many.push(visit(&app, Duration::hours(1), true));
+        let response = app.post_visits(&door, &too_many).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.stored_visit_count().await, 1000);
+        app
+    }
+
+    async fn a_device_cannot_post_visits_as_another_device(app) {
+        let admin = app.admin_token().await;
+        let door = app.device(&admin, "front-door").await;
+        app.device(&admin, "back-door").await;
+        let mut v = visit(&app, Duration::minutes(1), true);
+        v.device = Some("back-door".into());
+        let response = app.post_visits(&door, &[visit(&app, Duration::minutes(2), true), v]).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(app.stored_visit_count().await, 0, "nothing of the batch is stored");
+        // Naming itself is fine.
+        let mut own = visit(&app, Duration::minutes(1), true);
+        own.device = Some("front-door".into());
+        assert_eq!(app.post_visits(&door, &[own]).await.status(), StatusCode::OK);
+        app
+    }
+
+    async fn bad_visit_input_gets_a_clear_4xx_and_stores_nothing(app) {
+        let admin = app.admin_token().await;
+        let door = app.device(&admin, "front-door").await;
+        let now = app.now();
+        let good = |overrides: serde_json::Value| {
+            let mut v = json!({
+                "id": uuid::Uuid::new_v4(),
+                "captured_at": (now - Duration::minutes(1)).to_rfc3339(),
+                "passed": true,
+                "mask_score": 0.9,
+                "model": "maskgate-cnn@1",
+            });
+            for (k, val) in overrides.as_object().expect("object") {
+                if val.is_null() { v.as_object_mut().expect("object").remove(k); }
+                else { v[k] = val.clone(); }
+            }
+            json!({ "visits": [v] }).to_string()
+        };
+        let huge = json!({"visits": [], "pad": "x".repeat(3 * 1024 * 1024)}).to_string();
+        let cases: Vec<(&str, String, &str, StatusCode, &str)> = vec![
+            ("malformed JSON", "{\"visits\": [".into(), "application/json", StatusCode::BAD_REQUEST, "bad_request"),
+            ("not JSON at all", "hello".into(), "application/json", StatusCode::BAD_REQUEST, "bad_request"),
+            ("wrong content type", good(json!({})), "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ("oversized body", huge, "application/json", StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ("unknown field", good(json!({"colour": "red"})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("unknown top-level field", "{\"visits\": [], \"x\": 1}".into(), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("missing id", good(json!({"id": null})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("id not a uuid", good(json!({"id": "42"})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("passed not a bool", good(json!({"passed": "yes"})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("mask_score above 1", good(json!({"mask_score": 1.5})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("mask_score below 0", good(json!({"mask_score": -0.1})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("captured_at far in the future", good(json!({"captured_at": (now + Duration::days(2)).to_rfc3339()})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("captured_at before 2020", good(json!({"captured_at": "1999-12-31T23:59:59Z"})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("captured_at not a time", good(json!({"captured_at": "yesterday"})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("empty model", good(json!({"model": " "})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("model too long", good(json!({"model": "m".repeat(200)})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("negative decision_ms", good(json!({"decision_ms": -5})), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            ("empty batch", "{\"visits\": []}".into(), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+        ];
+        for (case, body, content_type, status, code) in cases {
+            let response = app.client.post(app.url("/api/v1/visits"))
+                .bearer_auth(&door)
+                .header("content-type", content_type)
+                .body(body)
+                .send().await.expect("request");
+            assert_eq!(response.status(), status, "case: {case}");
+            let body: serde_json::Value = response.json().await.expect("JSON error body");
+            assert_eq!(error_code(&body), code, "case: {case}: {body}");
+            assert!(!body["error"]["message"].as_str().unwrap_or_default().is_empty(), "case: {case}");
+        }
+        assert_eq!(app.stored_visit_count().await, 0);
+        app
+    }
+}
