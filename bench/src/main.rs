@@ -1,3 +1,68 @@
-//! Benchmarks of the MaskGate server (see bench/RESULTS.md).
+//! Benchmarks of the MaskGate server (see bench/README.md and bench/RESULTS.md).
+//!
+//! Three subcommands:
+//!
+//! * `ingest`: starts the real server in-process and measures how fast it stores visits
+//!   (one per request, and in batches of 1000), against a bare axum baseline in the same
+//!   process, and its latency at a fixed offered load;
+//! * `seed`: loads millions of visits into a database through the store;
+//! * `read`: measures history and stats latency against a seeded database.
 
-fn main() {}
+mod ingest;
+mod latency;
+mod read;
+mod seed;
+mod server;
+mod visits;
+
+use clap::{Parser, Subcommand};
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "maskgate-bench", version, about)]
+struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest throughput (single visits, batches, bare axum baseline) and latency at a
+    /// fixed request rate, against the real server started in-process.
+    Ingest(ingest::IngestArgs),
+    /// Loads N visits spread over the last DAYS days across D devices.
+    Seed(seed::SeedArgs),
+    /// History and stats latency against a seeded database.
+    Read(read::ReadArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Ingest(args) => ingest::run(args).await,
+            Command::Seed(args) => seed::run(args).await,
+            Command::Read(args) => read::run(args).await,
+        }
+    })
+}
+
+/// Facts about the machine and the run, printed above every report.
+fn print_run_header(title: &str, database_url: &str, backend: &str) {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    println!("## {title}");
+    println!();
+    println!("- date: {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
+    println!("- backend: {backend} (`{database_url}`)");
+    println!("- cores available to this process: {cores}");
+    println!(
+        "- maskgate-bench {} (server, load generator and baseline share this process)",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!();
+}
