@@ -181,6 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             role,
             password_stdin,
         }) => {
+            crate::credentials::validate_username(&name).map_err(anyhow::Error::msg)?;
             let password = read_password(password_stdin)?;
             let hash = hash_password(&password)?;
             let user = store

@@ -73,6 +73,25 @@ pub fn token_kind(token: &str) -> TokenKind {
     }
 }
 
+/// The longest user name accepted.
+pub const MAX_USERNAME_LEN: usize = 64;
+
+/// Checks a user name: 1 to 64 characters, no control characters or surrounding spaces.
+pub fn validate_username(name: &str) -> Result<(), String> {
+    let len = name.chars().count();
+    if len == 0
+        || len > MAX_USERNAME_LEN
+        || name.chars().any(char::is_control)
+        || name.trim() != name
+    {
+        return Err(format!(
+            "a user name must be 1 to {MAX_USERNAME_LEN} characters without control characters \
+             or surrounding spaces"
+        ));
+    }
+    Ok(())
+}
+
 /// Errors of password hashing.
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]

@@ -10,10 +10,13 @@ use maskgate_tests::workspace_binary;
 
 fn maskgate(db: &Path) -> Command {
     let mut cmd = Command::new(workspace_binary("maskgate-api", "maskgate"));
-    cmd.env("MASKGATE_DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("RUST_LOG", "info")
-        .env_remove("MASKGATE_BIND")
-        .env_remove("MASKGATE_TZ");
+    cmd.env(
+        "MASKGATE_DATABASE_URL",
+        format!("sqlite://{}", db.display()),
+    )
+    .env("RUST_LOG", "info")
+    .env_remove("MASKGATE_BIND")
+    .env_remove("MASKGATE_TZ");
     cmd
 }
 
@@ -51,13 +54,21 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
     let db = dir.join("data").join("maskgate.db");
 
     let out = maskgate(&db).arg("migrate").output().expect("migrate");
-    assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(db.exists(), "the SQLite file is created on first start");
 
     let mut add = maskgate(&db);
     add.args(["user", "add", "ana", "--role", "admin", "--password-stdin"]);
     let out = run_with_stdin(add, "door-keeper-42\n");
-    assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "user add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut short = maskgate(&db);
     short.args(["user", "add", "bo", "--password-stdin"]);
@@ -71,10 +82,23 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 
-    let out = maskgate(&db).args(["device", "add", "front-door"]).output().expect("device add");
-    assert!(out.status.success(), "device add: {}", String::from_utf8_lossy(&out.stderr));
-    let device_token = String::from_utf8(out.stdout).expect("utf8").trim().to_owned();
-    assert!(device_token.starts_with("mgd_"), "stdout is the token alone: {device_token}");
+    let out = maskgate(&db)
+        .args(["device", "add", "front-door"])
+        .output()
+        .expect("device add");
+    assert!(
+        out.status.success(),
+        "device add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let device_token = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert!(
+        device_token.starts_with("mgd_"),
+        "stdout is the token alone: {device_token}"
+    );
 
     let port = free_port();
     let log_path = dir.join("serve.log");
@@ -91,14 +115,22 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
     let client = reqwest::Client::new();
     let started = Instant::now();
     while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the server did not come up");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not come up"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     let login: LoginResponse = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&serde_json::json!({"username": "ana", "password": "door-keeper-42"}))
-        .send().await.expect("login").json().await.expect("login body");
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login body");
     let visit = NewVisit {
         id: uuid::Uuid::new_v4(),
         captured_at: chrono::Utc::now(),
@@ -111,20 +143,34 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
     let result: VisitBatchResult = client
         .post(format!("{base}/api/v1/visits"))
         .bearer_auth(&device_token)
-        .json(&VisitBatch { visits: vec![visit] })
-        .send().await.expect("post").json().await.expect("body");
+        .json(&VisitBatch {
+            visits: vec![visit],
+        })
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("body");
     assert_eq!(result.accepted, 1);
     let stats: serde_json::Value = client
         .get(format!("{base}/api/v1/stats?bucket=day"))
         .bearer_auth(&login.token)
-        .send().await.expect("stats").json().await.expect("body");
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("body");
     assert_eq!(stats["tz"], "Asia/Seoul", "MASKGATE_TZ is the default zone");
 
     // An open event stream must not hold up a graceful shutdown.
     let _stream = client
         .get(format!("{base}/api/v1/stream"))
         .bearer_auth(&login.token)
-        .send().await.expect("stream");
+        .send()
+        .await
+        .expect("stream");
     let kill = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
@@ -135,7 +181,10 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
         if let Some(status) = server.try_wait().expect("wait") {
             break status;
         }
-        assert!(stopping.elapsed() < Duration::from_secs(10), "no graceful shutdown in 10 s");
+        assert!(
+            stopping.elapsed() < Duration::from_secs(10),
+            "no graceful shutdown in 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");
@@ -143,8 +192,15 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
     let log = std::fs::read_to_string(&log_path).expect("log");
     assert!(log.contains("listening on"), "{log}");
     assert!(log.contains("shutting down"), "{log}");
-    for secret in ["door-keeper-42", device_token.as_str(), login.token.as_str()] {
-        assert!(!log.contains(secret), "a secret leaked into the log:\n{log}");
+    for secret in [
+        "door-keeper-42",
+        device_token.as_str(),
+        login.token.as_str(),
+    ] {
+        assert!(
+            !log.contains(secret),
+            "a secret leaked into the log:\n{log}"
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -169,16 +225,25 @@ fn a_bad_configuration_is_refused_with_a_clear_message() {
         .expect("migrate");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unsupported database URL scheme"), "{stderr}");
+    assert!(
+        stderr.contains("unsupported database URL scheme"),
+        "{stderr}"
+    );
 
     let out = Command::new(workspace_binary("maskgate-api", "maskgate"))
         .args(["migrate"])
-        .env("MASKGATE_DATABASE_URL", "postgres://app:hunter2secret@127.0.0.1:1/x")
+        .env(
+            "MASKGATE_DATABASE_URL",
+            "postgres://app:hunter2secret@127.0.0.1:1/x",
+        )
         .output()
         .expect("migrate");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot open the database"), "{stderr}");
-    assert!(!stderr.contains("hunter2secret"), "the password leaked: {stderr}");
+    assert!(
+        !stderr.contains("hunter2secret"),
+        "the password leaked: {stderr}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -8,7 +8,9 @@ use maskgate_api_types::{ErrorBody, LoginRequest, LoginResponse};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::Json;
-use crate::credentials::{USER_TOKEN_PREFIX, decoy_hash, new_token, token_hash, verify_password};
+use crate::credentials::{
+    USER_TOKEN_PREFIX, decoy_hash, new_token, token_hash, validate_username, verify_password,
+};
 
 /// Logs a user in. After too many failures for one user name or from one address within
 /// the window, logins are refused with 429 until the window has passed.
@@ -24,6 +26,10 @@ pub(crate) async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<axum::Json<LoginResponse>> {
+    // Over-long names would only fill the failure log; nobody can have one.
+    if validate_username(&request.username).is_err() || request.password.len() > 1024 {
+        return Err(ApiError::Unauthorized("wrong user name or password"));
+    }
     let settings = &state.settings;
     let now = state.clock.now();
     let since = now - settings.login_window;

@@ -16,6 +16,17 @@ backend_tests! {
         app
     }
 
+    async fn a_database_failure_is_a_generic_500_that_leaks_nothing(app) {
+        let admin = app.admin_token().await;
+        app.device(&admin, "door").await;
+        app.execute_sql("DROP VIEW history").await;
+        app.execute_sql("DROP TABLE visits").await;
+        let (status, body) = app.get_json("/api/v1/visits", &admin).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body, serde_json::json!({"error": {"code": "internal", "message": "internal error"}}));
+        app
+    }
+
     async fn metrics_count_requests_and_accepted_and_duplicate_visits(app) {
         let admin = app.admin_token().await;
         let door = app.device(&admin, "door").await;

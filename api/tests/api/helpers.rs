@@ -38,6 +38,7 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    database_url: String,
     store: Arc<dyn db::Store>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -174,6 +175,7 @@ pub async fn spawn_app(backend: Backend, configure: impl FnOnce(&mut Settings)) 
         address,
         client: reqwest::Client::new(),
         clock,
+        database_url: url,
         store,
         stop: Some(stop),
         server: Some(server),
@@ -285,6 +287,21 @@ impl TestApp {
             .await
             .expect("list visits")
             .len()
+    }
+
+    /// Runs SQL on the test database over a connection of its own, behind the server's back.
+    pub async fn execute_sql(&self, sql: &str) {
+        let url = &self.database_url;
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        } else if url.starts_with("postgres:") {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        } else {
+            let mut conn = sqlx::MySqlConnection::connect(url).await.expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        }
     }
 
     /// Stops the server and drops the test database.
