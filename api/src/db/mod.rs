@@ -226,9 +226,12 @@ pub(crate) fn tally_slots(visits: &[NewVisit], stored: &[bool]) -> Vec<(i64, i64
     slots.into_iter().map(|(s, (p, f))| (s, p, f)).collect()
 }
 
-/// Whether a database error is a unique-constraint violation.
-pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] naming `what`.
+pub(crate) fn conflict_as(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(err),
+    }
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, StoreError> {

@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, is_unique_violation,
+    Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
     parse_camera_state, parse_role, tally_slots,
 };
 
@@ -127,13 +127,7 @@ impl Store for MySqlStore {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("user `{username}`"))
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(conflict_as(format!("user `{username}`")))?;
         let row = sqlx::query("SELECT id, username, password_hash, role FROM users WHERE id = ?")
             .bind(done.last_insert_id() as i64)
             .fetch_one(&self.pool)
@@ -241,13 +235,7 @@ impl Store for MySqlStore {
                 .bind(now)
                 .execute(&self.pool)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!("device `{name}`"))
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(conflict_as(format!("device `{name}`")))?;
         self.device_by_id(done.last_insert_id() as i64).await
     }
 

@@ -10,7 +10,7 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, is_unique_violation,
+    Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
     parse_camera_state, parse_role, tally_slots,
 };
 
@@ -120,13 +120,7 @@ impl Store for PostgresStore {
         .bind(now)
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("user `{username}`"))
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(conflict_as(format!("user `{username}`")))?;
         user_from_row(&row)
     }
 
@@ -232,13 +226,7 @@ impl Store for PostgresStore {
         .bind(now)
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("device `{name}`"))
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(conflict_as(format!("device `{name}`")))?;
         device_from_row(&row)
     }
 
