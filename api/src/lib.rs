@@ -10,6 +10,7 @@ pub mod clock;
 pub mod credentials;
 pub mod db;
 pub mod http;
+pub mod ingest;
 pub mod stats;
 pub mod telemetry;
 

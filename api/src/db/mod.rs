@@ -83,6 +83,15 @@ pub struct Position {
     pub id: Uuid,
 }
 
+/// Visits posted by one device.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceVisits<'a> {
+    /// The posting device.
+    pub device_id: i64,
+    /// Its visits, with distinct ids.
+    pub visits: &'a [NewVisit],
+}
+
 /// Pass/fail counts of one UTC slot, summed over the devices asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotCount {
@@ -168,15 +177,28 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Device, StoreError>;
 
-    /// Stores visits of one device in one transaction, skipping ids already stored, and
-    /// counts the stored ones into `visit_slots`. Returns, per input visit, whether it was
-    /// stored (`false`: a duplicate). Marks the device seen.
+    /// Stores the visits of several devices in one transaction (one commit, one fsync),
+    /// skipping ids already stored, and counts the stored ones into `visit_slots`. Returns,
+    /// per batch and visit, whether it was stored (`false`: a duplicate). Marks the devices
+    /// seen. Each batch must hold distinct ids.
+    async fn insert_visit_batches(
+        &self,
+        batches: &[DeviceVisits<'_>],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<Vec<bool>>, StoreError>;
+
+    /// Stores visits of one device in one transaction; see [`Store::insert_visit_batches`].
     async fn insert_visits(
         &self,
         device_id: i64,
         visits: &[NewVisit],
         received_at: DateTime<Utc>,
-    ) -> Result<Vec<bool>, StoreError>;
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut stored = self
+            .insert_visit_batches(&[DeviceVisits { device_id, visits }], received_at)
+            .await?;
+        Ok(stored.pop().unwrap_or_default())
+    }
 
     /// One page of history, newest first, strictly after `after` when given.
     async fn list_visits(

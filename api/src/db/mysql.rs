@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
+    DeviceVisits, Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
     parse_camera_state, parse_role, tally_slots,
 };
 
@@ -35,6 +35,53 @@ impl MySqlStore {
     /// The connection pool, for tools such as the bench generator.
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
+    }
+
+    /// Inserts one device's visits inside `tx`; see [`Store::insert_visit_batches`].
+    async fn insert_batch(
+        tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+        device_id: i64,
+        visits: &[NewVisit],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut stored = Vec::with_capacity(visits.len());
+        for visit in visits {
+            // IGNORE skips a row whose id is stored already; `rows_affected` tells which.
+            let done = sqlx::query(
+                "INSERT IGNORE INTO visits (id, device_id, captured_at, received_at, passed, \
+                 mask_score, model, decision_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(visit.id.hyphenated().to_string())
+            .bind(device_id)
+            .bind(visit.captured_at)
+            .bind(received_at)
+            .bind(visit.passed)
+            .bind(visit.mask_score)
+            .bind(&visit.model)
+            .bind(visit.decision_ms)
+            .execute(&mut **tx)
+            .await?;
+            stored.push(done.rows_affected() == 1);
+        }
+        for (slot, passed, failed) in tally_slots(visits, &stored) {
+            sqlx::query(
+                "INSERT INTO visit_slots (slot_start, device_id, passed, failed) \
+                 VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
+                 passed = passed + VALUES(passed), failed = failed + VALUES(failed)",
+            )
+            .bind(slot)
+            .bind(device_id)
+            .bind(passed)
+            .bind(failed)
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query("UPDATE devices SET last_seen_at = ? WHERE id = ?")
+            .bind(received_at)
+            .bind(device_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(stored)
     }
 
     async fn device_by_id(&self, id: i64) -> Result<Device, StoreError> {
@@ -286,50 +333,18 @@ impl Store for MySqlStore {
         self.device_by_id(device_id).await
     }
 
-    async fn insert_visits(
+    async fn insert_visit_batches(
         &self,
-        device_id: i64,
-        visits: &[NewVisit],
+        batches: &[DeviceVisits<'_>],
         received_at: DateTime<Utc>,
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut stored = Vec::with_capacity(visits.len());
-        for visit in visits {
-            // IGNORE skips a row whose id is stored already; `rows_affected` tells which.
-            let done = sqlx::query(
-                "INSERT IGNORE INTO visits (id, device_id, captured_at, received_at, passed, \
-                 mask_score, model, decision_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(visit.id.hyphenated().to_string())
-            .bind(device_id)
-            .bind(visit.captured_at)
-            .bind(received_at)
-            .bind(visit.passed)
-            .bind(visit.mask_score)
-            .bind(&visit.model)
-            .bind(visit.decision_ms)
-            .execute(&mut *tx)
-            .await?;
-            stored.push(done.rows_affected() == 1);
+        let mut stored = Vec::with_capacity(batches.len());
+        for batch in batches {
+            stored.push(
+                Self::insert_batch(&mut tx, batch.device_id, batch.visits, received_at).await?,
+            );
         }
-        for (slot, passed, failed) in tally_slots(visits, &stored) {
-            sqlx::query(
-                "INSERT INTO visit_slots (slot_start, device_id, passed, failed) \
-                 VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
-                 passed = passed + VALUES(passed), failed = failed + VALUES(failed)",
-            )
-            .bind(slot)
-            .bind(device_id)
-            .bind(passed)
-            .bind(failed)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("UPDATE devices SET last_seen_at = ? WHERE id = ?")
-            .bind(received_at)
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(stored)
     }

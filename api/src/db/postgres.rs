@@ -10,7 +10,7 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
+    DeviceVisits, Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
     parse_camera_state, parse_role, tally_slots,
 };
 
@@ -37,6 +37,76 @@ impl PostgresStore {
     /// The connection pool, for tools such as the bench generator.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Inserts one device's visits inside `tx`; see [`Store::insert_visit_batches`].
+    async fn insert_batch(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        device_id: i64,
+        visits: &[NewVisit],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        // One statement for the whole batch: UNNEST turns the column arrays into rows, and
+        // RETURNING tells which ids were new.
+        let ids: Vec<Uuid> = visits.iter().map(|v| v.id).collect();
+        let captured: Vec<DateTime<Utc>> = visits.iter().map(|v| v.captured_at).collect();
+        let passed: Vec<bool> = visits.iter().map(|v| v.passed).collect();
+        let scores: Vec<f64> = visits.iter().map(|v| v.mask_score).collect();
+        let models: Vec<String> = visits.iter().map(|v| v.model.clone()).collect();
+        let decision: Vec<Option<i32>> = visits
+            .iter()
+            .map(|v| {
+                v.decision_ms
+                    .map(|ms| i32::try_from(ms).unwrap_or(i32::MAX))
+            })
+            .collect();
+        let inserted: HashSet<Uuid> = sqlx::query_scalar(
+            "INSERT INTO visits (id, device_id, captured_at, received_at, passed, mask_score, \
+             model, decision_ms) \
+             SELECT t.id, $2, t.captured_at, $3, t.passed, t.mask_score, t.model, t.decision_ms \
+             FROM UNNEST($1::uuid[], $4::timestamptz[], $5::bool[], $6::float8[], $7::text[], \
+             $8::int4[]) AS t (id, captured_at, passed, mask_score, model, decision_ms) \
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+        )
+        .bind(&ids)
+        .bind(device_id)
+        .bind(received_at)
+        .bind(&captured)
+        .bind(&passed)
+        .bind(&scores)
+        .bind(&models)
+        .bind(&decision)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+        let stored: Vec<bool> = ids.iter().map(|id| inserted.contains(id)).collect();
+        let tally = tally_slots(visits, &stored);
+        if !tally.is_empty() {
+            let slots: Vec<i64> = tally.iter().map(|t| t.0).collect();
+            let passes: Vec<i64> = tally.iter().map(|t| t.1).collect();
+            let fails: Vec<i64> = tally.iter().map(|t| t.2).collect();
+            sqlx::query(
+                "INSERT INTO visit_slots (slot_start, device_id, passed, failed) \
+                 SELECT t.slot_start, $2, t.passed, t.failed \
+                 FROM UNNEST($1::int8[], $3::int8[], $4::int8[]) AS t (slot_start, passed, failed) \
+                 ON CONFLICT (slot_start, device_id) DO UPDATE SET \
+                 passed = visit_slots.passed + excluded.passed, \
+                 failed = visit_slots.failed + excluded.failed",
+            )
+            .bind(&slots)
+            .bind(device_id)
+            .bind(&passes)
+            .bind(&fails)
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
+            .bind(received_at)
+            .bind(device_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(stored)
     }
 }
 
@@ -276,73 +346,18 @@ impl Store for PostgresStore {
         device_from_row(&row)
     }
 
-    async fn insert_visits(
+    async fn insert_visit_batches(
         &self,
-        device_id: i64,
-        visits: &[NewVisit],
+        batches: &[DeviceVisits<'_>],
         received_at: DateTime<Utc>,
-    ) -> Result<Vec<bool>, StoreError> {
-        // One statement for the whole batch: UNNEST turns the column arrays into rows, and
-        // RETURNING tells which ids were new.
-        let ids: Vec<Uuid> = visits.iter().map(|v| v.id).collect();
-        let captured: Vec<DateTime<Utc>> = visits.iter().map(|v| v.captured_at).collect();
-        let passed: Vec<bool> = visits.iter().map(|v| v.passed).collect();
-        let scores: Vec<f64> = visits.iter().map(|v| v.mask_score).collect();
-        let models: Vec<String> = visits.iter().map(|v| v.model.clone()).collect();
-        let decision: Vec<Option<i32>> = visits
-            .iter()
-            .map(|v| {
-                v.decision_ms
-                    .map(|ms| i32::try_from(ms).unwrap_or(i32::MAX))
-            })
-            .collect();
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted: HashSet<Uuid> = sqlx::query_scalar(
-            "INSERT INTO visits (id, device_id, captured_at, received_at, passed, mask_score, \
-             model, decision_ms) \
-             SELECT t.id, $2, t.captured_at, $3, t.passed, t.mask_score, t.model, t.decision_ms \
-             FROM UNNEST($1::uuid[], $4::timestamptz[], $5::bool[], $6::float8[], $7::text[], \
-             $8::int4[]) AS t (id, captured_at, passed, mask_score, model, decision_ms) \
-             ON CONFLICT (id) DO NOTHING RETURNING id",
-        )
-        .bind(&ids)
-        .bind(device_id)
-        .bind(received_at)
-        .bind(&captured)
-        .bind(&passed)
-        .bind(&scores)
-        .bind(&models)
-        .bind(&decision)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
-        let stored: Vec<bool> = ids.iter().map(|id| inserted.contains(id)).collect();
-        let tally = tally_slots(visits, &stored);
-        if !tally.is_empty() {
-            let slots: Vec<i64> = tally.iter().map(|t| t.0).collect();
-            let passes: Vec<i64> = tally.iter().map(|t| t.1).collect();
-            let fails: Vec<i64> = tally.iter().map(|t| t.2).collect();
-            sqlx::query(
-                "INSERT INTO visit_slots (slot_start, device_id, passed, failed) \
-                 SELECT t.slot_start, $2, t.passed, t.failed \
-                 FROM UNNEST($1::int8[], $3::int8[], $4::int8[]) AS t (slot_start, passed, failed) \
-                 ON CONFLICT (slot_start, device_id) DO UPDATE SET \
-                 passed = visit_slots.passed + excluded.passed, \
-                 failed = visit_slots.failed + excluded.failed",
-            )
-            .bind(&slots)
-            .bind(device_id)
-            .bind(&passes)
-            .bind(&fails)
-            .execute(&mut *tx)
-            .await?;
+        let mut stored = Vec::with_capacity(batches.len());
+        for batch in batches {
+            stored.push(
+                Self::insert_batch(&mut tx, batch.device_id, batch.visits, received_at).await?,
+            );
         }
-        sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
-            .bind(received_at)
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(stored)
     }

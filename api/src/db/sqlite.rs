@@ -13,7 +13,7 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
+    DeviceVisits, Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
     parse_camera_state, parse_role, tally_slots,
 };
 
@@ -71,6 +71,54 @@ impl SqliteStore {
     /// The connection pool, for tools such as the bench generator.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Inserts one device's visits inside `tx`; see [`Store::insert_visit_batches`].
+    async fn insert_batch(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        device_id: i64,
+        visits: &[NewVisit],
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let received = ts(received_at);
+        let mut stored = Vec::with_capacity(visits.len());
+        for visit in visits {
+            let done = sqlx::query(
+                "INSERT INTO visits (id, device_id, captured_at, received_at, passed, \
+                 mask_score, model, decision_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(visit.id.to_string())
+            .bind(device_id)
+            .bind(ts(visit.captured_at))
+            .bind(&received)
+            .bind(visit.passed)
+            .bind(visit.mask_score)
+            .bind(&visit.model)
+            .bind(visit.decision_ms.map(i64::from))
+            .execute(&mut **tx)
+            .await?;
+            stored.push(done.rows_affected() == 1);
+        }
+        for (slot, passed, failed) in tally_slots(visits, &stored) {
+            sqlx::query(
+                "INSERT INTO visit_slots (slot_start, device_id, passed, failed) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT (slot_start, device_id) DO UPDATE SET \
+                 passed = passed + excluded.passed, failed = failed + excluded.failed",
+            )
+            .bind(slot)
+            .bind(device_id)
+            .bind(passed)
+            .bind(failed)
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query("UPDATE devices SET last_seen_at = ? WHERE id = ?")
+            .bind(&received)
+            .bind(device_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(stored)
     }
 }
 
@@ -314,51 +362,18 @@ impl Store for SqliteStore {
         device_from_row(&row)
     }
 
-    async fn insert_visits(
+    async fn insert_visit_batches(
         &self,
-        device_id: i64,
-        visits: &[NewVisit],
+        batches: &[DeviceVisits<'_>],
         received_at: DateTime<Utc>,
-    ) -> Result<Vec<bool>, StoreError> {
-        let received = ts(received_at);
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut stored = Vec::with_capacity(visits.len());
-        for visit in visits {
-            let done = sqlx::query(
-                "INSERT INTO visits (id, device_id, captured_at, received_at, passed, \
-                 mask_score, model, decision_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(visit.id.to_string())
-            .bind(device_id)
-            .bind(ts(visit.captured_at))
-            .bind(&received)
-            .bind(visit.passed)
-            .bind(visit.mask_score)
-            .bind(&visit.model)
-            .bind(visit.decision_ms.map(i64::from))
-            .execute(&mut *tx)
-            .await?;
-            stored.push(done.rows_affected() == 1);
+        let mut stored = Vec::with_capacity(batches.len());
+        for batch in batches {
+            stored.push(
+                Self::insert_batch(&mut tx, batch.device_id, batch.visits, received_at).await?,
+            );
         }
-        for (slot, passed, failed) in tally_slots(visits, &stored) {
-            sqlx::query(
-                "INSERT INTO visit_slots (slot_start, device_id, passed, failed) \
-                 VALUES (?, ?, ?, ?) ON CONFLICT (slot_start, device_id) DO UPDATE SET \
-                 passed = passed + excluded.passed, failed = failed + excluded.failed",
-            )
-            .bind(slot)
-            .bind(device_id)
-            .bind(passed)
-            .bind(failed)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("UPDATE devices SET last_seen_at = ? WHERE id = ?")
-            .bind(&received)
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(stored)
     }

@@ -36,6 +36,7 @@ use utoipa_axum::routes;
 
 use crate::clock::Clock;
 use crate::db::Store;
+use crate::ingest::Ingest;
 use crate::telemetry::{Metrics, RequestLabels, RouteLabels};
 use error::ApiError;
 
@@ -88,6 +89,8 @@ pub struct AppState {
     pub events: broadcast::Sender<StreamEvent>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Group commit of posted visits.
+    pub ingest: Ingest,
     /// Flips to `true` when the server shuts down, so open streams end.
     shutdown: Arc<watch::Sender<bool>>,
 }
@@ -102,11 +105,13 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over a store, with settings and a clock.
+    /// State over a store, with settings and a clock. Starts the visit writer, so it must
+    /// be called inside a tokio runtime.
     pub fn new(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         let (events, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
         Self {
+            ingest: Ingest::start(store.clone(), clock.clone()),
             store,
             settings: Arc::new(settings),
             clock,

@@ -17,6 +17,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{AuthDevice, AuthUser, Json, Query};
 use crate::db::{Position, VisitFilter};
+use crate::ingest::Stored;
 
 /// The longest `model` string accepted.
 const MAX_MODEL_LEN: usize = 128;
@@ -117,7 +118,15 @@ pub(crate) async fn create_visits(
             v
         })
         .collect();
-    let stored = state.store.insert_visits(device.id, &unique, now).await?;
+    let Stored {
+        stored,
+        received_at,
+        visits: unique,
+    } = state
+        .ingest
+        .submit(device.id, unique)
+        .await
+        .map_err(ApiError::internal)?;
     let accepted = stored.iter().filter(|s| **s).count();
     let duplicates = total - accepted;
     state.metrics.visits_accepted.inc_by(accepted as u64);
@@ -129,7 +138,7 @@ pub(crate) async fn create_visits(
                 id: visit.id,
                 device: device.name.clone(),
                 captured_at: visit.captured_at,
-                received_at: now,
+                received_at,
                 passed: visit.passed,
                 mask_score: visit.mask_score,
                 model: visit.model,

@@ -51,6 +51,40 @@ backend_tests! {
         app
     }
 
+    async fn concurrent_posts_from_many_doors_are_each_answered_correctly(app) {
+        let admin = app.admin_token().await;
+        let mut doors = Vec::new();
+        for i in 0..4 {
+            doors.push(app.device(&admin, &format!("door-{i}")).await);
+        }
+        let shared = visit(&app, Duration::minutes(1), true);
+        let mut tasks = Vec::new();
+        for (d, door) in doors.iter().enumerate() {
+            for i in 0..25 {
+                // Every door also races to post the same shared visit once.
+                let v = if i == 0 { shared.clone() } else { visit(&app, Duration::seconds(d as i64 * 100 + i), i % 3 != 0) };
+                let (client, url, door) = (app.client.clone(), app.url("/api/v1/visits"), door.clone());
+                tasks.push(tokio::spawn(async move {
+                    let body = maskgate_api_types::VisitBatch { visits: vec![v] };
+                    let r = client.post(url).bearer_auth(door).json(&body).send().await.expect("post");
+                    assert_eq!(r.status(), StatusCode::OK);
+                    r.json::<VisitBatchResult>().await.expect("body")
+                }));
+            }
+        }
+        let mut accepted = 0;
+        let mut duplicates = 0;
+        for task in tasks {
+            let result = task.await.expect("task");
+            assert_eq!(result.accepted + result.duplicates, 1);
+            accepted += result.accepted;
+            duplicates += result.duplicates;
+        }
+        assert_eq!((accepted, duplicates), (97, 3), "the shared visit is stored once");
+        assert_eq!(app.stored_visit_count().await, 97);
+        app
+    }
+
     async fn a_batch_of_a_thousand_is_stored_and_one_more_is_refused(app) {
         let admin = app.admin_token().await;
         let door = app.device(&admin, "front-door").await;
