@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use maskgate_api_types::Role;
 
 use crate::clock::{Clock, SystemClock};
-use crate::credentials::{DEVICE_TOKEN_PREFIX, hash_password, new_token, token_hash};
+use crate::credentials::{DEVICE_TOKEN_PREFIX, Secret, hash_password, new_token, token_hash};
 use crate::db;
 use crate::http::{AppState, Settings, serve};
 
@@ -32,7 +32,7 @@ pub struct Cli {
         global = true,
         hide_env_values = true
     )]
-    pub database_url: String,
+    pub database_url: Secret,
     /// Log format: `text` or `json`.
     #[arg(
         long,
@@ -81,13 +81,15 @@ pub struct ServeArgs {
     pub session_hours: u32,
 }
 
-impl Default for ServeArgs {
-    fn default() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            tz: None,
-            session_hours: 12,
+impl ServeArgs {
+    /// The serve flags from the environment alone, for `maskgate` without a subcommand.
+    pub fn from_env() -> Result<Self, clap::Error> {
+        #[derive(Parser)]
+        struct ServeOnly {
+            #[command(flatten)]
+            args: ServeArgs,
         }
+        ServeOnly::try_parse_from(["maskgate"]).map(|s| s.args)
     }
 }
 
@@ -166,11 +168,15 @@ pub fn site_time_zone(configured: Option<&str>) -> anyhow::Result<Tz> {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let url = cli.database_url.clone();
+    let url = cli.database_url.expose().to_owned();
     let store = db::connect(&url)
         .await
         .with_context(|| format!("cannot open the database {}", redact_database_url(&url)))?;
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    let command = match cli.command {
+        Some(command) => command,
+        None => Command::Serve(ServeArgs::from_env()?),
+    };
+    match command {
         Command::Serve(args) => run_server(store, &url, args).await,
         Command::Migrate => {
             println!("migrations are up to date ({})", store.backend());

@@ -103,8 +103,8 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
     let port = free_port();
     let log_path = dir.join("serve.log");
     let log = std::fs::File::create(&log_path).expect("log file");
+    // No subcommand: `serve` is the default, configured by the environment alone.
     let mut server = maskgate(&db)
-        .arg("serve")
         .env("MASKGATE_BIND", format!("127.0.0.1:{port}"))
         .env("MASKGATE_TZ", "Asia/Seoul")
         .stdout(log.try_clone().expect("log"))
