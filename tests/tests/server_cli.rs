@@ -9,7 +9,7 @@ use maskgate_api_types::{LoginResponse, NewVisit, VisitBatch, VisitBatchResult};
 use maskgate_tests::workspace_binary;
 
 fn maskgate(db: &Path) -> Command {
-    let mut cmd = Command::new(workspace_binary("maskgate-api", "maskgate"));
+    let mut cmd = Command::new(workspace_binary("api", "maskgate-api", "maskgate"));
     cmd.env(
         "MASKGATE_DATABASE_URL",
         format!("sqlite://{}", db.display()),
@@ -218,7 +218,7 @@ fn a_bad_configuration_is_refused_with_a_clear_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Mars/Olympus"));
 
-    let out = Command::new(workspace_binary("maskgate-api", "maskgate"))
+    let out = Command::new(workspace_binary("api", "maskgate-api", "maskgate"))
         .args(["migrate"])
         .env("MASKGATE_DATABASE_URL", "oracle://db/x")
         .output()
@@ -230,7 +230,7 @@ fn a_bad_configuration_is_refused_with_a_clear_message() {
         "{stderr}"
     );
 
-    let out = Command::new(workspace_binary("maskgate-api", "maskgate"))
+    let out = Command::new(workspace_binary("api", "maskgate-api", "maskgate"))
         .args(["migrate"])
         .env(
             "MASKGATE_DATABASE_URL",
