@@ -1,0 +1,12 @@
+//! The MaskGate door agent.
+//!
+//! A door sees a person, decides on the spot whether they wear a mask, acts, and reports
+//! the visit. This crate is being built in steps; what is here:
+//!
+//! - [`decide`]: tracking faces across frames and voting once per person (pure functions);
+//! - [`queue`]: the durable local queue every decision is written to first;
+//! - [`uplink`]: the task that drains the queue to `POST /api/v1/visits`, exactly once.
+
+pub mod decide;
+pub mod queue;
+pub mod uplink;
