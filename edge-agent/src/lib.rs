@@ -4,9 +4,16 @@
 //! the visit. This crate is being built in steps; what is here:
 //!
 //! - [`decide`]: tracking faces across frames and voting once per person (pure functions);
+//! - [`classify`] and [`crop`]: the face crop and the ONNX mask classifier (manifest-driven);
+//! - [`detect`]: face detection (SeetaFace embedded, UltraFace by path);
 //! - [`queue`]: the durable local queue every decision is written to first;
 //! - [`uplink`]: the task that drains the queue to `POST /api/v1/visits`, exactly once.
 
+pub mod classify;
+pub mod crop;
 pub mod decide;
+pub mod detect;
+pub mod frames;
+pub mod pipeline;
 pub mod queue;
 pub mod uplink;
