@@ -14,9 +14,8 @@ use tract_onnx::prelude::*;
 use crate::crop::{CropRect, crop_face, crop_rect};
 use crate::decide::BBox;
 
-/// The manifest of a classifier model.
+/// The manifest of a classifier model (written by `train/`; extra fields are documentation).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// The model's name, such as `maskgate-cnn`.
     pub name: String,
@@ -28,49 +27,62 @@ pub struct Manifest {
     pub sha256: String,
     /// What the model takes.
     pub input: InputSpec,
-    /// What the model gives.
-    pub output: OutputSpec,
+    /// How pixels become the model's input values.
+    pub preprocess: Preprocess,
+    /// The labels, in output order.
+    pub labels: Vec<String>,
+    /// The output index of "wears a mask properly"; its probability is the mask score.
+    pub mask_index: usize,
+    /// The mask score at or above which a face passes.
+    pub decision: DecisionSpec,
     /// How faces are cut out of frames.
     pub crop: CropSpec,
-    /// Anything else the training wrote (metrics, dates); not used here.
-    #[serde(default)]
-    pub info: serde_json::Value,
+    /// An input and the output the model must give for it (checked on load).
+    pub self_test: Option<SelfTest>,
 }
 
 /// The model's input.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// Side of the square input in pixels.
     pub size: u32,
     /// Channel order: `RGB` or `BGR`.
-    pub colour: String,
-    /// Pixels are divided by this first (255 for 0..1).
-    pub scale: f32,
-    /// Per-channel mean subtracted after scaling.
+    pub color_order: String,
+}
+
+/// `x = (pixel × pixel_scale − mean) / std` per channel.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Preprocess {
+    /// Pixels are multiplied by this first (1/255 for 0..1).
+    pub pixel_scale: f32,
+    /// Per-channel mean.
     pub mean: [f32; 3],
-    /// Per-channel std divided by after subtracting the mean.
+    /// Per-channel standard deviation.
     pub std: [f32; 3],
 }
 
-/// The model's output: one score per label.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputSpec {
-    /// The labels, in output order.
-    pub labels: Vec<String>,
-    /// The labels that mean "wears a mask properly" (a pass); all others fail.
-    pub mask_labels: Vec<String>,
-    /// Whether the outputs are probabilities already (softmax in the graph).
-    pub probabilities: bool,
+/// The decision rule.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct DecisionSpec {
+    /// A face passes when its mask score is at least this.
+    pub threshold: f32,
 }
 
 /// The crop rule.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CropSpec {
-    /// Each side of the face box is widened by this fraction of the box's longer side.
+    /// Each side of the face box is widened by this fraction of the box's size.
     pub margin: f32,
+}
+
+/// The self-test: input `x[0][c][y][x] = ((7c + 3y + x) mod 17) / 8 − 1` must give
+/// `expected_probabilities` within `tolerance`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SelfTest {
+    /// The expected output.
+    pub expected_probabilities: Vec<f32>,
+    /// The largest difference allowed.
+    pub tolerance: f32,
 }
 
 /// Errors of loading or running a classifier.
@@ -101,7 +113,6 @@ pub enum ClassifyError {
 pub struct Classifier {
     manifest: Manifest,
     plan: Arc<TypedRunnableModel>,
-    mask_index: Vec<usize>,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -134,28 +145,18 @@ impl Classifier {
             .map_err(|e| bad_manifest(format!("cannot read: {e}")))?;
         let manifest: Manifest =
             serde_json::from_str(&text).map_err(|e| bad_manifest(e.to_string()))?;
-        let mask_index: Vec<usize> = manifest
-            .output
-            .mask_labels
-            .iter()
-            .map(|l| {
-                manifest
-                    .output
-                    .labels
-                    .iter()
-                    .position(|x| x == l)
-                    .ok_or_else(|| bad_manifest(format!("mask label `{l}` is not a label")))
-            })
-            .collect::<Result<_, _>>()?;
-        if mask_index.is_empty() || manifest.input.size == 0 || manifest.input.scale == 0.0 {
+        if manifest.mask_index >= manifest.labels.len() || manifest.input.size == 0 {
             return Err(bad_manifest(
-                "needs a mask label, a size and a scale".into(),
+                "needs an input size and a mask_index among the labels".into(),
             ));
         }
-        if !matches!(manifest.input.colour.as_str(), "RGB" | "BGR") {
+        if manifest.preprocess.std.contains(&0.0) {
+            return Err(bad_manifest("std must not be zero".into()));
+        }
+        if !matches!(manifest.input.color_order.as_str(), "RGB" | "BGR") {
             return Err(bad_manifest(format!(
-                "colour must be RGB or BGR, not {}",
-                manifest.input.colour
+                "color_order must be RGB or BGR, not {}",
+                manifest.input.color_order
             )));
         }
         let model_file = manifest_file
@@ -182,25 +183,36 @@ impl Classifier {
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| bad_model(format!("cannot load as a {size}×{size} classifier: {e}")))?;
-        let classifier = Self {
-            manifest,
-            plan,
-            mask_index,
-        };
-        // A model whose output does not fit the labels is caught now, not at the door.
-        let probe = RgbImage::new(
-            classifier.manifest.input.size,
-            classifier.manifest.input.size,
-        );
+        let classifier = Self { manifest, plan };
+        // A model that does not fit its manifest is caught now, not at the door.
+        let probe: Vec<f32> = (0..3 * size * size)
+            .map(|i| {
+                let (c, y, x) = (i / (size * size), (i / size) % size, i % size);
+                ((7 * c + 3 * y + x) % 17) as f32 / 8.0 - 1.0
+            })
+            .collect();
         let scores = classifier
-            .scores(&probe)
+            .run(probe)
             .map_err(|e| bad_model(e.to_string()))?;
-        if scores.len() != classifier.manifest.output.labels.len() {
+        if scores.len() != classifier.manifest.labels.len() {
             return Err(bad_model(format!(
                 "gives {} outputs for {} labels",
                 scores.len(),
-                classifier.manifest.output.labels.len()
+                classifier.manifest.labels.len()
             )));
+        }
+        if let Some(test) = &classifier.manifest.self_test {
+            let off = scores
+                .iter()
+                .zip(&test.expected_probabilities)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            if test.expected_probabilities.len() != scores.len() || off > test.tolerance {
+                return Err(bad_model(format!(
+                    "fails its self-test: gave {scores:?}, expected {:?}",
+                    test.expected_probabilities
+                )));
+            }
         }
         Ok(classifier)
     }
@@ -225,19 +237,19 @@ impl Classifier {
         let rect = self.crop_rect(face, frame.width(), frame.height());
         let crop = crop_face(frame, rect, self.manifest.input.size);
         let scores = self.scores(&crop)?;
-        Ok(self
-            .mask_index
-            .iter()
-            .map(|&i| scores[i])
-            .sum::<f32>()
+        Ok(scores
+            .get(self.manifest.mask_index)
+            .copied()
+            .unwrap_or(0.0)
             .clamp(0.0, 1.0))
     }
 
     /// The model's per-label probabilities for an already cropped, sized face.
     pub fn scores(&self, crop: &RgbImage) -> Result<Vec<f32>, ClassifyError> {
         let input = &self.manifest.input;
+        let pre = &self.manifest.preprocess;
         let side = input.size as usize;
-        let order: [usize; 3] = if input.colour == "BGR" {
+        let order: [usize; 3] = if input.color_order == "BGR" {
             [2, 1, 0]
         } else {
             [0, 1, 2]
@@ -248,11 +260,17 @@ impl Classifier {
                 continue;
             }
             for (c, &source) in order.iter().enumerate() {
-                let v = f32::from(px[source]) / input.scale;
+                let v = f32::from(px[source]) * pre.pixel_scale;
                 data[c * side * side + y as usize * side + x as usize] =
-                    (v - input.mean[c]) / input.std[c];
+                    (v - pre.mean[c]) / pre.std[c];
             }
         }
+        self.run(data)
+    }
+
+    /// Runs the model on one NCHW input.
+    fn run(&self, data: Vec<f32>) -> Result<Vec<f32>, ClassifyError> {
+        let side = self.manifest.input.size as usize;
         let tensor: Tensor = tract_ndarray::Array4::from_shape_vec((1, 3, side, side), data)
             .map_err(|e| ClassifyError::Inference(e.to_string()))?
             .into();
@@ -260,7 +278,7 @@ impl Classifier {
             .plan
             .run(tvec!(tensor.into()))
             .map_err(|e| ClassifyError::Inference(e.to_string()))?;
-        let raw: Vec<f32> = outputs
+        let probabilities: Vec<f32> = outputs
             .first()
             .ok_or_else(|| ClassifyError::Inference("the model gave no output".into()))?
             .to_plain_array_view::<f32>()
@@ -268,32 +286,18 @@ impl Classifier {
             .iter()
             .copied()
             .collect();
-        Ok(if self.manifest.output.probabilities {
-            raw
-        } else {
-            softmax(&raw)
-        })
+        Ok(probabilities)
     }
-}
 
-/// Softmax of logits.
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.iter().map(|e| e / sum).collect()
+    /// The mask score at or above which a face passes.
+    pub fn threshold(&self) -> f32 {
+        self.manifest.decision.threshold
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn softmax_sums_to_one_and_keeps_order() {
-        let p = softmax(&[2.0, 0.0, -1.0]);
-        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert!(p[0] > p[1] && p[1] > p[2]);
-    }
 
     #[test]
     fn a_missing_or_broken_manifest_is_a_clear_error() {
