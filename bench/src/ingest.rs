@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use chrono::Utc;
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use maskgate_api::credentials::{self, DEVICE_TOKEN_PREFIX};
 use maskgate_api::db::Store;
 use maskgate_api_types::{MAX_VISITS_PER_BATCH, VisitBatch};
+use tokio::sync::Mutex;
 use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
@@ -41,6 +44,13 @@ pub struct IngestArgs {
     /// Warm-up before each closed-loop phase, in seconds (not measured).
     #[arg(long, default_value_t = 2)]
     warmup: u64,
+    /// Devices to post as (each with its own token); client or request `i` uses device
+    /// `i % devices`.
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
+    /// Skip the diagnostic phases that call the store directly, without HTTP.
+    #[arg(long)]
+    skip_diagnostics: bool,
 }
 
 /// Where a load generator sends its requests.
@@ -48,8 +58,8 @@ pub struct IngestArgs {
 struct Target {
     /// The absolute URL to POST to.
     url: String,
-    /// The bearer token to send.
-    token: Arc<str>,
+    /// The bearer tokens to send: call `i` uses token `i % len`, one per device.
+    tokens: Arc<[String]>,
 }
 
 /// What a closed-loop phase achieved.
@@ -102,18 +112,17 @@ struct FixedRate {
     first_error: Option<String>,
 }
 
-/// One request, its body read to the end so the connection is kept alive.
-async fn send(
-    client: &reqwest::Client,
-    target: &Target,
-    visits: usize,
-) -> std::result::Result<(), String> {
+/// The outcome of one call: `Err` carries a description of the failure.
+type CallResult = std::result::Result<(), String>;
+
+/// One HTTP request, its body read to the end so the connection is kept alive.
+async fn send(client: reqwest::Client, target: Target, index: usize, visits: usize) -> CallResult {
     let body = VisitBatch {
         visits: batch_now(visits),
     };
     let response = client
         .post(&target.url)
-        .bearer_auth(&*target.token)
+        .bearer_auth(&target.tokens[index % target.tokens.len()])
         .json(&body)
         .send()
         .await
@@ -138,24 +147,76 @@ fn client(pool_idle: usize) -> Result<reqwest::Client> {
         .context("build the HTTP client")
 }
 
-/// `concurrency` clients, each with its own keep-alive connection, sending requests of
-/// `visits` visits back to back for `duration`.
-async fn closed_loop(
+/// Calls that POST `visits` visits to `target`: worker `i` of `workers` uses its own client
+/// (and so its own keep-alive connection).
+fn http_calls(
     target: &Target,
+    workers: usize,
+    visits: usize,
+) -> Result<impl Fn(usize) -> BoxFuture<'static, CallResult> + Send + Sync + 'static> {
+    let clients = (0..workers)
+        .map(|_| client(1))
+        .collect::<Result<Vec<_>>>()?;
+    let target = target.clone();
+    Ok(move |worker: usize| {
+        let client = clients[worker % clients.len()].clone();
+        send(client, target.clone(), worker, visits).boxed()
+    })
+}
+
+/// Calls that store `visits` visits straight through `Store::insert_visits` (no HTTP);
+/// with `serialize`, one at a time behind an in-process mutex.
+fn store_calls(
+    store: &Arc<dyn Store>,
+    device_ids: &[i64],
+    visits: usize,
+    serialize: bool,
+) -> impl Fn(usize) -> BoxFuture<'static, CallResult> + Send + Sync + 'static {
+    let store = store.clone();
+    let lock = Arc::new(Mutex::new(()));
+    let device_ids: Arc<[i64]> = device_ids.into();
+    move |index| {
+        let device_id = device_ids[index % device_ids.len()];
+        let store = store.clone();
+        let lock = lock.clone();
+        async move {
+            let batch = batch_now(visits);
+            let _guard = if serialize {
+                Some(lock.lock().await)
+            } else {
+                None
+            };
+            store
+                .insert_visits(device_id, &batch, Utc::now())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        .boxed()
+    }
+}
+
+/// `concurrency` workers, each making calls back to back for `duration`; each call
+/// carries `visits` visits.
+async fn closed_loop<F>(
     concurrency: usize,
     visits: usize,
     duration: Duration,
-) -> Result<Throughput> {
+    call: F,
+) -> Result<Throughput>
+where
+    F: Fn(usize) -> BoxFuture<'static, CallResult> + Send + Sync + 'static,
+{
+    let call = Arc::new(call);
     let started = Instant::now();
     let deadline = started + duration;
     let mut workers = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let client = client(1)?;
-        let target = target.clone();
+    for worker in 0..concurrency {
+        let call = call.clone();
         workers.push(tokio::spawn(async move {
             let mut done = Throughput::default();
             while Instant::now() < deadline {
-                match send(&client, &target, visits).await {
+                match call(worker).await {
                     Ok(()) => {
                         done.ok += 1;
                         done.visits += visits as u64;
@@ -177,33 +238,33 @@ async fn closed_loop(
     Ok(total)
 }
 
-/// Single-visit requests at a fixed `rate` for `duration`, each spawned at its due time
-/// whether or not earlier ones have been answered (open loop).
-async fn fixed_rate(target: &Target, rate: u32, duration: Duration) -> Result<FixedRate> {
+/// Calls at a fixed `rate` for `duration`, each spawned at its due time whether or not
+/// earlier ones have finished (open loop).
+async fn fixed_rate<F>(rate: u32, duration: Duration, call: F) -> Result<FixedRate>
+where
+    F: Fn(usize) -> BoxFuture<'static, CallResult>,
+{
     ensure!(rate > 0, "--rate must be positive");
-    let client = client(usize::MAX)?;
     let total = (u64::from(rate) * duration.as_secs()).max(1);
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let started = Instant::now();
-    let mut requests = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-    for _ in 0..total {
+    let mut calls = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for i in 0..total {
         let due = interval.tick().await;
-        let client = client.clone();
-        let target = target.clone();
-        requests.push(tokio::spawn(async move {
+        let future = call(usize::try_from(i).unwrap_or(0));
+        calls.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let result = send(&client, &target, 1).await;
+            let result = future.await;
             (due.elapsed(), sent.elapsed(), result)
         }));
     }
-    let mut from_schedule = Vec::with_capacity(requests.len());
-    let mut from_send = Vec::with_capacity(requests.len());
+    let mut from_schedule = Vec::with_capacity(calls.len());
+    let mut from_send = Vec::with_capacity(calls.len());
     let mut failed = 0;
     let mut first_error = None;
-    for request in requests {
-        let (schedule_latency, send_latency, result) =
-            request.await.context("request task panicked")?;
+    for call in calls {
+        let (schedule_latency, send_latency, result) = call.await.context("call task panicked")?;
         from_schedule.push(schedule_latency);
         from_send.push(send_latency);
         if let Err(e) = result {
@@ -222,90 +283,32 @@ async fn fixed_rate(target: &Target, rate: u32, duration: Duration) -> Result<Fi
     })
 }
 
-/// Registers a fresh device directly through the store and returns its token.
-async fn bench_device(store: &Arc<dyn Store>) -> Result<String> {
+/// Calls that POST one visit to `target` over a shared client whose pool opens as many
+/// connections as there are requests in flight.
+fn shared_http_calls(
+    target: &Target,
+) -> Result<impl Fn(usize) -> BoxFuture<'static, CallResult> + 'static> {
+    let client = client(usize::MAX)?;
+    let target = target.clone();
+    Ok(move |index| send(client.clone(), target.clone(), index, 1).boxed())
+}
+
+/// Registers a fresh device directly through the store; returns its id and token.
+async fn bench_device(store: &Arc<dyn Store>) -> Result<(i64, String)> {
     let token = credentials::new_token(DEVICE_TOKEN_PREFIX);
     let name = format!("bench-ingest-{}", &Uuid::new_v4().simple().to_string()[..8]);
-    store
+    let device = store
         .create_device(&name, &credentials::token_hash(token.expose()), Utc::now())
         .await
         .with_context(|| format!("create device {name}"))?;
-    Ok(token.expose().to_owned())
+    Ok((device.id, token.expose().to_owned()))
 }
 
-/// Runs `ingest`.
-pub async fn run(args: IngestArgs) -> Result<()> {
-    ensure!(args.concurrency > 0, "--concurrency must be positive");
-    ensure!(
-        args.batch_concurrency > 0,
-        "--batch-concurrency must be positive"
-    );
-    ensure!(
-        (1..=MAX_VISITS_PER_BATCH).contains(&args.batch_size),
-        "--batch-size must be 1 to {MAX_VISITS_PER_BATCH}"
-    );
-    let seconds = Duration::from_secs(args.seconds.max(1));
-    let warmup = Duration::from_secs(args.warmup);
-    let store = maskgate_api::db::connect(&args.database_url)
-        .await
-        .context("connect to the database")?;
-    let backend = store.backend();
-    let token: Arc<str> = bench_device(&store).await?.into();
-    let app = server::start_maskgate(store.clone()).await?;
-    let bare = server::start_bare().await?;
-    let real = Target {
-        url: app.url("/api/v1/visits"),
-        token: token.clone(),
-    };
-    let baseline = Target {
-        url: bare.url("/bare"),
-        token,
-    };
-
-    eprintln!("(a0) bare axum baseline, {} clients ...", args.concurrency);
-    closed_loop(&baseline, args.concurrency, 1, warmup).await?;
-    let bare_single = closed_loop(&baseline, args.concurrency, 1, seconds).await?;
-
-    eprintln!("(a) single-visit requests, {} clients ...", args.concurrency);
-    closed_loop(&real, args.concurrency, 1, warmup).await?;
-    let single = closed_loop(&real, args.concurrency, 1, seconds).await?;
-
-    eprintln!(
-        "(b) batches of {}, {} clients ...",
-        args.batch_size, args.batch_concurrency
-    );
-    closed_loop(&real, args.batch_concurrency, args.batch_size, warmup).await?;
-    let batched = closed_loop(&real, args.batch_concurrency, args.batch_size, seconds).await?;
-    eprintln!("(b0) bare axum baseline with the same batches ...");
-    let bare_batched =
-        closed_loop(&baseline, args.batch_concurrency, args.batch_size, seconds).await?;
-
-    eprintln!("(d0) bare axum baseline at {} req/s ...", args.rate);
-    let bare_fixed = fixed_rate(&baseline, args.rate, seconds).await?;
-    eprintln!("(d) single-visit requests at {} req/s ...", args.rate);
-    let fixed = fixed_rate(&real, args.rate, seconds).await?;
-
-    app.stop().await?;
-    bare.stop().await?;
-
-    if single.ok == 0 {
-        bail!(
-            "no single-visit request succeeded: {}",
-            single.first_error.unwrap_or_default()
-        );
-    }
-
-    crate::print_run_header("maskgate-bench ingest", &args.database_url, backend);
-    println!(
-        "Closed loop: each phase runs {} s after a {} s warm-up; every request carries fresh \
-         UUID v4 visits captured now.",
-        seconds.as_secs(),
-        warmup.as_secs()
-    );
-    println!();
-    println!("| measurement | clients | requests/s | visits/s | failed | vs. bare axum |");
+/// Closed-loop results, with the header of their table.
+fn print_throughput_table(rows: &[(String, usize, &Throughput, Option<&Throughput>)]) {
+    println!("| measurement | workers | calls/s | visits/s | failed | vs. baseline |");
     println!("|---|---:|---:|---:|---:|---:|");
-    let row = |name: &str, clients: usize, t: &Throughput, baseline: Option<&Throughput>| {
+    for (name, workers, t, baseline) in rows {
         let ratio = baseline.map_or_else(
             || "1.00 (baseline)".to_owned(),
             |b| {
@@ -316,44 +319,22 @@ pub async fn run(args: IngestArgs) -> Result<()> {
             },
         );
         println!(
-            "| {name} | {clients} | {:.0} | {:.0} | {} | {ratio} |",
+            "| {name} | {workers} | {:.0} | {:.0} | {} | {ratio} |",
             t.requests_per_second(),
             t.visits_per_second(),
             t.failed
         );
-    };
-    row("bare axum, 1 visit/request", args.concurrency, &bare_single, None);
-    row(
-        "MaskGate, 1 visit/request",
-        args.concurrency,
-        &single,
-        Some(&bare_single),
-    );
-    row(
-        &format!("bare axum, {} visits/request", args.batch_size),
-        args.batch_concurrency,
-        &bare_batched,
-        None,
-    );
-    row(
-        &format!("MaskGate, {} visits/request", args.batch_size),
-        args.batch_concurrency,
-        &batched,
-        Some(&bare_batched),
-    );
+    }
     println!();
+}
+
+/// Fixed-rate results, with the header of their table.
+fn print_fixed_rate_table(rows: &[(&str, &FixedRate)]) {
     println!(
-        "Open loop at {} requests/s of 1 visit each for {} s (latency in ms; \"due\" counts \
-         from when the request was scheduled, \"sent\" from when it actually started):",
-        args.rate,
-        seconds.as_secs()
-    );
-    println!();
-    println!(
-        "| server | sent | failed | answered/s | p50 | p95 | p99 | max | p99 (sent) | max (sent) |"
+        "| target | sent | failed | answered/s | p50 | p95 | p99 | max | p99 (sent) | max (sent) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (name, f) in [("bare axum", &bare_fixed), ("MaskGate", &fixed)] {
+    for (name, f) in rows {
         let s = &f.from_schedule;
         println!(
             "| {name} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
@@ -369,6 +350,240 @@ pub async fn run(args: IngestArgs) -> Result<()> {
         );
     }
     println!();
+}
+
+/// The diagnostic phases: the store without HTTP.
+struct Diagnostics {
+    auth: Throughput,
+    single: Throughput,
+    single_serialized: Throughput,
+    batched: Throughput,
+    fixed: FixedRate,
+    fixed_serialized: FixedRate,
+}
+
+async fn diagnose(
+    args: &IngestArgs,
+    store: &Arc<dyn Store>,
+    device_ids: &[i64],
+    token_hash: String,
+    seconds: Duration,
+) -> Result<Diagnostics> {
+    let c = args.concurrency;
+    eprintln!("(e) store only: device_by_token, {c} workers ...");
+    let auth = {
+        let store = store.clone();
+        let hash: Arc<str> = token_hash.into();
+        closed_loop(c, 0, seconds, move |_| {
+            let store = store.clone();
+            let hash = hash.clone();
+            async move {
+                match store.device_by_token(&hash).await {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => Err("device not found".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            .boxed()
+        })
+        .await?
+    };
+    eprintln!("(f) store only: insert_visits of 1, {c} workers ...");
+    let single = closed_loop(c, 1, seconds, store_calls(store, device_ids, 1, false)).await?;
+    eprintln!("(g) store only: insert_visits of 1, {c} workers behind one mutex ...");
+    let single_serialized =
+        closed_loop(c, 1, seconds, store_calls(store, device_ids, 1, true)).await?;
+    eprintln!(
+        "(i) store only: insert_visits of 1 at {} calls/s ...",
+        args.rate
+    );
+    let fixed = fixed_rate(args.rate, seconds, store_calls(store, device_ids, 1, false)).await?;
+    eprintln!(
+        "(j) store only: insert_visits of 1 at {} calls/s behind one mutex ...",
+        args.rate
+    );
+    let fixed_serialized =
+        fixed_rate(args.rate, seconds, store_calls(store, device_ids, 1, true)).await?;
+    Ok(Diagnostics {
+        auth,
+        single,
+        single_serialized,
+        // Measured after the HTTP batched phase; see `run`.
+        batched: Throughput::default(),
+        fixed,
+        fixed_serialized,
+    })
+}
+
+/// Runs `ingest`.
+pub async fn run(args: IngestArgs) -> Result<()> {
+    ensure!(args.concurrency > 0, "--concurrency must be positive");
+    ensure!(args.devices > 0, "--devices must be positive");
+    ensure!(
+        args.batch_concurrency > 0,
+        "--batch-concurrency must be positive"
+    );
+    ensure!(
+        (1..=MAX_VISITS_PER_BATCH).contains(&args.batch_size),
+        "--batch-size must be 1 to {MAX_VISITS_PER_BATCH}"
+    );
+    let seconds = Duration::from_secs(args.seconds.max(1));
+    let warmup = Duration::from_secs(args.warmup);
+    let c = args.concurrency;
+    let bc = args.batch_concurrency;
+    let bs = args.batch_size;
+    let store = maskgate_api::db::connect(&args.database_url)
+        .await
+        .context("connect to the database")?;
+    let started = Utc::now();
+    let backend = store.backend();
+    let mut device_ids = Vec::with_capacity(args.devices);
+    let mut tokens = Vec::with_capacity(args.devices);
+    for _ in 0..args.devices {
+        let (id, token) = bench_device(&store).await?;
+        device_ids.push(id);
+        tokens.push(token);
+    }
+    let token_hash = credentials::token_hash(&tokens[0]);
+    let tokens: Arc<[String]> = tokens.into();
+    let app = server::start_maskgate(store.clone()).await?;
+    let bare = server::start_bare().await?;
+    let real = Target {
+        url: app.url("/api/v1/visits"),
+        tokens: tokens.clone(),
+    };
+    let baseline = Target {
+        url: bare.url("/bare"),
+        tokens,
+    };
+
+    eprintln!("(a0) bare axum baseline, 1 visit/request, {c} clients ...");
+    closed_loop(c, 1, warmup, http_calls(&baseline, c, 1)?).await?;
+    let bare_single = closed_loop(c, 1, seconds, http_calls(&baseline, c, 1)?).await?;
+
+    eprintln!("(a) MaskGate, 1 visit/request, {c} clients ...");
+    closed_loop(c, 1, warmup, http_calls(&real, c, 1)?).await?;
+    let single = closed_loop(c, 1, seconds, http_calls(&real, c, 1)?).await?;
+
+    eprintln!("(d0) bare axum baseline at {} req/s ...", args.rate);
+    let bare_fixed = fixed_rate(args.rate, seconds, shared_http_calls(&baseline)?).await?;
+    eprintln!("(d) MaskGate at {} req/s ...", args.rate);
+    let fixed = fixed_rate(args.rate, seconds, shared_http_calls(&real)?).await?;
+
+    // The single-visit diagnostics run before the batched phases, so that neither they
+    // nor the fixed-rate phase follow right after a bulk load (checkpoints, WAL growth).
+    let mut diagnostics = if args.skip_diagnostics {
+        None
+    } else {
+        Some(diagnose(&args, &store, &device_ids, token_hash, seconds).await?)
+    };
+
+    eprintln!("(b0) bare axum baseline, {bs} visits/request, {bc} clients ...");
+    closed_loop(bc, bs, warmup, http_calls(&baseline, bc, bs)?).await?;
+    let bare_batched = closed_loop(bc, bs, seconds, http_calls(&baseline, bc, bs)?).await?;
+
+    eprintln!("(b) MaskGate, {bs} visits/request, {bc} clients ...");
+    closed_loop(bc, bs, warmup, http_calls(&real, bc, bs)?).await?;
+    let batched = closed_loop(bc, bs, seconds, http_calls(&real, bc, bs)?).await?;
+
+    if let Some(d) = diagnostics.as_mut() {
+        eprintln!("(h) store only: insert_visits of {bs}, {bc} workers ...");
+        d.batched =
+            closed_loop(bc, bs, seconds, store_calls(&store, &device_ids, bs, false)).await?;
+    }
+
+    app.stop().await?;
+    bare.stop().await?;
+
+    if single.ok == 0 {
+        bail!(
+            "no single-visit request succeeded: {}",
+            single.first_error.unwrap_or_default()
+        );
+    }
+
+    crate::print_run_header(
+        "maskgate-bench ingest",
+        &args.database_url,
+        backend,
+        started,
+    );
+    println!(
+        "Closed loop: each phase runs {} s after a {} s warm-up; each client has its own \
+         keep-alive connection; every request carries fresh UUID v4 visits captured now; \
+         {} device(s), client or request i posting as device i % {}.",
+        seconds.as_secs(),
+        warmup.as_secs(),
+        args.devices,
+        args.devices
+    );
+    println!();
+    print_throughput_table(&[
+        ("bare axum, 1 visit/request".into(), c, &bare_single, None),
+        (
+            "MaskGate `POST /api/v1/visits`, 1 visit/request".into(),
+            c,
+            &single,
+            Some(&bare_single),
+        ),
+        (
+            format!("bare axum, {bs} visits/request"),
+            bc,
+            &bare_batched,
+            None,
+        ),
+        (
+            format!("MaskGate `POST /api/v1/visits`, {bs} visits/request"),
+            bc,
+            &batched,
+            Some(&bare_batched),
+        ),
+    ]);
+    println!(
+        "Open loop at {} requests/s of 1 visit each for {} s, one shared client (latency in \
+         ms; p50..max count from when each request was due, so a late start counts against \
+         the server; \"sent\" columns count from when it actually started):",
+        args.rate,
+        seconds.as_secs()
+    );
+    println!();
+    print_fixed_rate_table(&[("bare axum", &bare_fixed), ("MaskGate", &fixed)]);
+
+    if let Some(d) = &diagnostics {
+        println!(
+            "Diagnostics, no HTTP: the same work called straight on the store (`Store` trait), \
+             {} s each; \"behind one mutex\" serialises the calls in this process. Phase \
+             order of the whole run: bare and MaskGate single-visit, bare and MaskGate fixed \
+             rate, these diagnostics except the last row, bare and MaskGate batched, then the \
+             last row:",
+            seconds.as_secs()
+        );
+        println!();
+        print_throughput_table(&[
+            ("`device_by_token` (auth lookup)".into(), c, &d.auth, None),
+            ("`insert_visits`, 1 visit".into(), c, &d.single, None),
+            (
+                "`insert_visits`, 1 visit, behind one mutex".into(),
+                c,
+                &d.single_serialized,
+                Some(&d.single),
+            ),
+            (
+                format!("`insert_visits`, {bs} visits"),
+                bc,
+                &d.batched,
+                None,
+            ),
+        ]);
+        print_fixed_rate_table(&[
+            ("`insert_visits` of 1, fixed rate", &d.fixed),
+            (
+                "`insert_visits` of 1, fixed rate, behind one mutex",
+                &d.fixed_serialized,
+            ),
+        ]);
+    }
+
     let ratio = single.requests_per_second() / bare_single.requests_per_second().max(1e-9);
     let p99_ms = fixed.from_schedule.p99.as_secs_f64() * 1000.0;
     println!("| goal | measured | met |");
@@ -392,14 +607,28 @@ pub async fn run(args: IngestArgs) -> Result<()> {
         args.rate,
         verdict(p99_ms <= 20.0 && fixed.failed == 0)
     );
-    for (name, error) in [
-        ("bare single", &bare_single.first_error),
-        ("single", &single.first_error),
-        ("batched", &batched.first_error),
-        ("bare batched", &bare_batched.first_error),
-        ("bare fixed-rate", &bare_fixed.first_error),
-        ("fixed-rate", &fixed.first_error),
-    ] {
+    let mut errors = vec![
+        ("bare single", bare_single.first_error),
+        ("single", single.first_error),
+        ("batched", batched.first_error),
+        ("bare batched", bare_batched.first_error),
+        ("bare fixed-rate", bare_fixed.first_error),
+        ("fixed-rate", fixed.first_error),
+    ];
+    if let Some(d) = diagnostics {
+        errors.extend([
+            ("store auth", d.auth.first_error),
+            ("store single", d.single.first_error),
+            ("store single serialised", d.single_serialized.first_error),
+            ("store batched", d.batched.first_error),
+            ("store fixed-rate", d.fixed.first_error),
+            (
+                "store fixed-rate serialised",
+                d.fixed_serialized.first_error,
+            ),
+        ]);
+    }
+    for (name, error) in errors {
         if let Some(error) = error {
             println!();
             println!("First failure of the {name} phase: {error}");

@@ -5,8 +5,6 @@ use std::time::Duration;
 /// The percentiles of a set of latency samples.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
-    /// How many samples there were.
-    pub count: usize,
     /// Median.
     pub p50: Duration,
     /// 95th percentile.
@@ -29,7 +27,6 @@ impl Summary {
         let total: Duration = samples.iter().sum();
         let count = samples.len();
         Some(Self {
-            count,
             p50: nearest_rank(&samples, 50.0),
             p95: nearest_rank(&samples, 95.0),
             p99: nearest_rank(&samples, 99.0),
@@ -58,7 +55,6 @@ mod tests {
     fn percentiles_use_nearest_rank() {
         let samples: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
         let s = Summary::of(samples).expect("samples");
-        assert_eq!(s.count, 100);
         assert_eq!(s.p50, Duration::from_millis(50));
         assert_eq!(s.p95, Duration::from_millis(95));
         assert_eq!(s.p99, Duration::from_millis(99));

@@ -52,14 +52,36 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
+/// The CPU's model name, from `/proc/cpuinfo`.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Facts about the machine and the run, printed above every report.
-fn print_run_header(title: &str, database_url: &str, backend: &str) {
+fn print_run_header(
+    title: &str,
+    database_url: &str,
+    backend: &str,
+    started: chrono::DateTime<chrono::Utc>,
+) {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!("## {title}");
     println!();
-    println!("- date: {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
+    println!(
+        "- date: {} to {}",
+        started.format("%Y-%m-%d %H:%M:%S UTC"),
+        chrono::Utc::now().format("%H:%M:%S UTC")
+    );
     println!("- backend: {backend} (`{database_url}`)");
-    println!("- cores available to this process: {cores}");
+    println!("- CPU: {} x {cores} available to this process", cpu_model());
     println!(
         "- maskgate-bench {} (server, load generator and baseline share this process)",
         env!("CARGO_PKG_VERSION")

@@ -4,9 +4,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use maskgate_api::credentials::hash_password;
-use maskgate_api::db::StoreError;
-use maskgate_api_types::{LoginResponse, Role};
+use maskgate_api::db::{Store, StoreError, VisitFilter, slot_of};
+use maskgate_api::stats::BucketPlan;
+use maskgate_api_types::{Bucket, LoginResponse, Role};
 use serde_json::Value;
 
 use crate::latency::{Summary, ms};
@@ -48,12 +50,71 @@ struct Query {
     params: Vec<(&'static str, String)>,
     /// Whether a goal (p99 <= 10 ms) applies.
     goal: bool,
+    /// The same work called straight on the store, without HTTP.
+    direct: Direct,
+}
+
+/// The store call behind a query.
+#[derive(Debug, Clone)]
+enum Direct {
+    /// `Store::ping`.
+    Ping,
+    /// `Store::list_visits` of 101 rows (the handler asks for one more than `limit`).
+    History(VisitFilter),
+    /// `Store::slot_counts` over the slots of a bucket plan.
+    Stats {
+        /// The plan's first slot.
+        from_slot: i64,
+        /// The slot after the plan's last.
+        to_slot: i64,
+        /// Only this device.
+        device: Option<String>,
+    },
+}
+
+impl Direct {
+    /// The slot range of hour or day buckets of `[from, to)` in `tz`, as the handler plans it.
+    fn stats(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket: Bucket,
+        tz: Tz,
+        device: Option<String>,
+    ) -> Result<Self> {
+        let plan = BucketPlan::new(from, to, bucket, tz)?;
+        Ok(Direct::Stats {
+            from_slot: slot_of(plan.start()),
+            to_slot: slot_of(plan.end()),
+            device,
+        })
+    }
+
+    async fn call(&self, store: &dyn Store) -> Result<()> {
+        match self {
+            Direct::Ping => store.ping().await?,
+            Direct::History(filter) => {
+                store.list_visits(filter, None, 101).await?;
+            }
+            Direct::Stats {
+                from_slot,
+                to_slot,
+                device,
+            } => {
+                store
+                    .slot_counts(*from_slot, *to_slot, device.as_deref())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A query's measured latencies.
 struct Measured {
     query: Query,
     summary: Summary,
+    /// The store call alone.
+    direct: Summary,
     /// Items (history) or buckets (stats) in the answer.
     size: String,
     /// Bytes in the answer.
@@ -72,7 +133,10 @@ async fn login(
 ) -> Result<String> {
     if store.user_by_name(USERNAME).await?.is_none() {
         let hash = hash_password(PASSWORD).context("hash the bench password")?;
-        match store.create_user(USERNAME, &hash, Role::Admin, Utc::now()).await {
+        match store
+            .create_user(USERNAME, &hash, Role::Admin, Utc::now())
+            .await
+        {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e).context("create the bench admin"),
         }
@@ -110,7 +174,10 @@ async fn get(
     let status = response.status();
     let body = response.bytes().await?;
     if !status.is_success() {
-        bail!("GET {url} {params:?}: {status}: {}", String::from_utf8_lossy(&body));
+        bail!(
+            "GET {url} {params:?}: {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     Ok(body.to_vec())
 }
@@ -144,6 +211,7 @@ pub async fn run(args: ReadArgs) -> Result<()> {
     let store = maskgate_api::db::connect(&args.database_url)
         .await
         .context("connect to the database")?;
+    let started = Utc::now();
     let backend = store.backend();
     // The visit count, from the slot aggregate (cheap on any size).
     let total_visits: i64 = store
@@ -153,7 +221,10 @@ pub async fn run(args: ReadArgs) -> Result<()> {
         .map(|s| s.passed + s.failed)
         .sum();
     if total_visits == 0 {
-        bail!("{} holds no visits: run `maskgate-bench seed` first", args.database_url);
+        bail!(
+            "{} holds no visits: run `maskgate-bench seed` first",
+            args.database_url
+        );
     }
     let devices = store.list_devices().await?;
     let device = match &args.device {
@@ -175,19 +246,31 @@ pub async fn run(args: ReadArgs) -> Result<()> {
     let now = Utc::now();
     let window_to = now - chrono::Duration::days(args.window_end_days_ago);
     let window_from = window_to - chrono::Duration::days(7);
-    let d30 = rfc3339(now - chrono::Duration::days(30));
+    let d30 = now - chrono::Duration::days(30);
+    let d365 = now - chrono::Duration::days(365);
+    let seoul: Tz = "Asia/Seoul".parse().map_err(anyhow::Error::msg)?;
+    let history = |device: Option<&str>, passed: Option<bool>, window: bool| {
+        Direct::History(VisitFilter {
+            from: window.then_some(window_from),
+            to: window.then_some(window_to),
+            device: device.map(str::to_owned),
+            passed,
+        })
+    };
     let queries = vec![
         Query {
             name: "`GET /healthz` (baseline)",
             path: "/healthz",
             params: vec![],
             goal: false,
+            direct: Direct::Ping,
         },
         Query {
             name: "history, first page",
             path: "/api/v1/visits",
             params: vec![("limit", "100".into())],
             goal: false,
+            direct: history(None, None, false),
         },
         Query {
             name: "history, device + passed=false",
@@ -198,6 +281,7 @@ pub async fn run(args: ReadArgs) -> Result<()> {
                 ("passed", "false".into()),
             ],
             goal: true,
+            direct: history(Some(&device), Some(false), false),
         },
         Query {
             name: "history, device + passed=false + 7-day window",
@@ -210,6 +294,7 @@ pub async fn run(args: ReadArgs) -> Result<()> {
                 ("to", rfc3339(window_to)),
             ],
             goal: true,
+            direct: history(Some(&device), Some(false), true),
         },
         Query {
             name: "history, 7-day window",
@@ -220,46 +305,51 @@ pub async fn run(args: ReadArgs) -> Result<()> {
                 ("to", rfc3339(window_to)),
             ],
             goal: true,
+            direct: history(None, None, true),
         },
         Query {
             name: "history, passed=false",
             path: "/api/v1/visits",
             params: vec![("limit", "100".into()), ("passed", "false".into())],
             goal: false,
+            direct: history(None, Some(false), false),
         },
         Query {
             name: "stats, 30 days hourly, Asia/Seoul",
             path: "/api/v1/stats",
             params: vec![
                 ("bucket", "hour".into()),
-                ("from", d30.clone()),
+                ("from", rfc3339(d30)),
                 ("to", rfc3339(now)),
                 ("tz", "Asia/Seoul".into()),
             ],
             goal: true,
+            direct: Direct::stats(d30, now, Bucket::Hour, seoul, None)?,
         },
         Query {
             name: "stats, 30 days hourly, Asia/Seoul, device",
             path: "/api/v1/stats",
             params: vec![
                 ("bucket", "hour".into()),
-                ("from", d30),
+                ("from", rfc3339(d30)),
                 ("to", rfc3339(now)),
                 ("tz", "Asia/Seoul".into()),
                 ("device", device.clone()),
             ],
             goal: true,
+            direct: Direct::stats(d30, now, Bucket::Hour, seoul, Some(device.clone()))?,
         },
         Query {
             name: "stats, 365 days daily, Asia/Seoul",
             path: "/api/v1/stats",
             params: vec![
                 ("bucket", "day".into()),
-                ("from", rfc3339(now - chrono::Duration::days(365))),
+                ("from", rfc3339(d365)),
                 ("to", rfc3339(now)),
                 ("tz", "Asia/Seoul".into()),
             ],
             goal: false,
+            direct: Direct::stats(d365, now, Bucket::Day, seoul, None)?,
         },
     ];
 
@@ -277,8 +367,18 @@ pub async fn run(args: ReadArgs) -> Result<()> {
             get(&client, &url, &token, &query.params).await?;
             samples.push(started.elapsed());
         }
+        for _ in 0..args.warmup {
+            query.direct.call(&*store).await?;
+        }
+        let mut direct = Vec::with_capacity(args.iterations);
+        for _ in 0..args.iterations {
+            let started = Instant::now();
+            query.direct.call(&*store).await?;
+            direct.push(started.elapsed());
+        }
         measured.push(Measured {
             summary: Summary::of(samples).context("no samples")?,
+            direct: Summary::of(direct).context("no samples")?,
             size: size_of(&first),
             bytes: first.len(),
             query,
@@ -286,7 +386,7 @@ pub async fn run(args: ReadArgs) -> Result<()> {
     }
     app.stop().await?;
 
-    crate::print_run_header("maskgate-bench read", &args.database_url, backend);
+    crate::print_run_header("maskgate-bench read", &args.database_url, backend, started);
     println!(
         "- {total_visits} visits across {} devices; filtered queries use device `{device}`; \
          7-day window [{}, {})",
@@ -296,7 +396,8 @@ pub async fn run(args: ReadArgs) -> Result<()> {
     );
     println!(
         "- {} sequential requests per query over one keep-alive connection, after {} \
-         unmeasured; latency in ms, measured by the client, including HTTP and JSON",
+         unmeasured; latency in ms, measured by the client, including HTTP and JSON; \
+         \"store only\" times the same store call (the SQL) without HTTP, auth or JSON",
         args.iterations, args.warmup
     );
     println!();
@@ -305,9 +406,9 @@ pub async fn run(args: ReadArgs) -> Result<()> {
         .map(|m| m.summary.p99)
         .unwrap_or(Duration::ZERO);
     println!(
-        "| query | answer | bytes | p50 | p95 | p99 | max | mean | p99 vs. healthz | goal p99 <= 10 ms |"
+        "| query | answer | bytes | p50 | p95 | p99 | max | mean | p99 vs. healthz | goal p99 <= 10 ms | store only p50 | store only p99 |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
     for m in &measured {
         let s = &m.summary;
         let goal = if m.query.goal {
@@ -320,7 +421,7 @@ pub async fn run(args: ReadArgs) -> Result<()> {
             "-"
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} x | {goal} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} x | {goal} | {} | {} |",
             m.query.name,
             m.size,
             m.bytes,
@@ -330,6 +431,8 @@ pub async fn run(args: ReadArgs) -> Result<()> {
             ms(s.max),
             ms(s.mean),
             s.p99.as_secs_f64() / baseline.as_secs_f64().max(1e-9),
+            ms(m.direct.p50),
+            ms(m.direct.p99),
         );
     }
     Ok(())

@@ -13,8 +13,8 @@ use maskgate_api::credentials::{self, DEVICE_TOKEN_PREFIX};
 use maskgate_api::db::{Store, VisitFilter};
 use maskgate_api_types::NewVisit;
 use rand::Rng;
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use crate::visits::random_visit;
 
@@ -93,7 +93,13 @@ struct Batches {
 }
 
 impl Batches {
-    fn new(devices: Vec<i64>, batch: usize, start: DateTime<Utc>, end: DateTime<Utc>, total: u64) -> Self {
+    fn new(
+        devices: Vec<i64>,
+        batch: usize,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        total: u64,
+    ) -> Self {
         Self {
             rng: StdRng::from_entropy(),
             devices,
@@ -109,11 +115,13 @@ impl Batches {
     fn refill(&mut self) {
         let chunk = (self.devices.len() * self.batch) as u64;
         let end = (self.next + chunk).min(self.total);
-        let mut per_device: Vec<Vec<NewVisit>> = vec![Vec::with_capacity(self.batch + self.batch / 4); self.devices.len()];
+        let mut per_device: Vec<Vec<NewVisit>> =
+            vec![Vec::with_capacity(self.batch + self.batch / 4); self.devices.len()];
         for i in self.next..end {
             // Uniform over the range, in order: visit i falls in the i-th of `total` equal
             // slices, at a random point in it.
-            let offset = (i as f64 + self.rng.r#gen::<f64>()) / self.total as f64 * self.span_micros;
+            let offset =
+                (i as f64 + self.rng.r#gen::<f64>()) / self.total as f64 * self.span_micros;
             let at = self.start + Duration::microseconds(offset as i64);
             let device = self.rng.gen_range(0..self.devices.len());
             let visit = random_visit(&mut self.rng, at);
@@ -235,7 +243,12 @@ mod tests {
             .collect();
         assert!(times.iter().all(|t| *t >= start && *t <= end));
         for batch in &batches {
-            assert!(batch.1.windows(2).all(|w| w[0].captured_at <= w[1].captured_at));
+            assert!(
+                batch
+                    .1
+                    .windows(2)
+                    .all(|w| w[0].captured_at <= w[1].captured_at)
+            );
         }
     }
 }

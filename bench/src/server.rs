@@ -37,7 +37,9 @@ impl Running {
             let _ = stop.send(());
         }
         match tokio::time::timeout(Duration::from_secs(10), &mut self.task).await {
-            Ok(joined) => joined.context("server task panicked")?.context("server failed"),
+            Ok(joined) => joined
+                .context("server task panicked")?
+                .context("server failed"),
             Err(_) => {
                 self.task.abort();
                 Ok(())
