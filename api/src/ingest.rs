@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use maskgate_api_types::NewVisit;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::db::{DeviceVisits, Store, StoreError};
@@ -61,15 +61,13 @@ impl std::fmt::Debug for Ingest {
 }
 
 impl Ingest {
-    /// Starts the writer tasks on the current tokio runtime: one for SQLite (it has one
-    /// writer anyway), a few for server databases.
+    /// Starts the writer task on the current tokio runtime. One writer per server: a group
+    /// locks device and slot rows in the order its requests arrived, so two writers could
+    /// lock the same rows in opposite orders and deadlock (seen on PostgreSQL under load);
+    /// one writer with large groups is as fast and cannot.
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        let writers = if store.backend() == "sqlite" { 1 } else { 4 };
         let (jobs, receiver) = mpsc::channel::<Job>(1024);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..writers {
-            tokio::spawn(writer(store.clone(), clock.clone(), receiver.clone()));
-        }
+        tokio::spawn(writer(store, clock, receiver));
         Self { jobs }
     }
 
@@ -92,17 +90,11 @@ impl Ingest {
     }
 }
 
-async fn writer(
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
-) {
+async fn writer(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut receiver: mpsc::Receiver<Job>) {
     loop {
         let mut jobs = Vec::new();
         {
-            // One writer gathers at a time; it lets go before committing, so the next
-            // writer can gather while this one waits for the disk.
-            let mut receiver = receiver.lock().await;
+            // Everything that waits goes into this commit.
             let Some(first) = receiver.recv().await else {
                 return;
             };

@@ -551,8 +551,8 @@ pub async fn run(args: IngestArgs) -> Result<()> {
 
     if let Some(d) = &diagnostics {
         println!(
-            "Diagnostics, no HTTP: the same work called straight on the store (`Store` trait), \
-             {} s each; \"behind one mutex\" serialises the calls in this process. Phase \
+            "Diagnostics, no HTTP: the same work called straight on the store (`Store` trait, \
+             bypassing the server's group commit), {} s each; \"behind one mutex\" serialises the calls in this process. Phase \
              order of the whole run: bare and MaskGate single-visit, bare and MaskGate fixed \
              rate, these diagnostics except the last row, bare and MaskGate batched, then the \
              last row:",
