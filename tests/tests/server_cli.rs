@@ -36,6 +36,18 @@ fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// Kills the server if the test fails before it stops it, so no server outlives its test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -110,6 +122,7 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
+        .map(KillOnDrop)
         .expect("serve");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -172,13 +185,13 @@ async fn a_new_site_is_set_up_served_and_stopped_from_the_command_line() {
         .await
         .expect("stream");
     let kill = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(kill.success());
     let stopping = Instant::now();
     let status = loop {
-        if let Some(status) = server.try_wait().expect("wait") {
+        if let Some(status) = server.0.try_wait().expect("wait") {
             break status;
         }
         assert!(
