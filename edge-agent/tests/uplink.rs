@@ -69,8 +69,15 @@ async fn wait_until_empty(queue: &Queue, within: Duration) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_visit_arrives_exactly_once_across_a_server_outage() {
+/// A server database with one registered door, and a free port to serve it on.
+struct Site {
+    dir: std::path::PathBuf,
+    store: Arc<dyn db::Store>,
+    token: String,
+    addr: std::net::SocketAddr,
+}
+
+async fn site() -> Site {
     let dir = temp_dir();
     let store = db::connect(&format!("sqlite://{}", dir.join("server.db").display()))
         .await
@@ -83,6 +90,22 @@ async fn every_visit_arrives_exactly_once_across_a_server_outage() {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port");
+    Site {
+        dir,
+        store,
+        token: token.expose().to_owned(),
+        addr,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_visit_arrives_exactly_once_across_a_server_outage() {
+    let Site {
+        dir,
+        store,
+        token,
+        addr,
+    } = site().await;
     let queue = Queue::open(&dir.join("queue.db"), 100_000)
         .await
         .expect("queue");
@@ -90,7 +113,7 @@ async fn every_visit_arrives_exactly_once_across_a_server_outage() {
         queue.clone(),
         UplinkConfig {
             server_url: format!("http://{addr}"),
-            token: token.expose().to_owned(),
+            token: token.clone(),
             batch_size: 50,
             min_backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(200),
@@ -147,18 +170,12 @@ async fn every_visit_arrives_exactly_once_across_a_server_outage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visit_the_server_refuses_is_set_aside_and_the_rest_go_through() {
-    let dir = temp_dir();
-    let store = db::connect(&format!("sqlite://{}", dir.join("server.db").display()))
-        .await
-        .expect("server db");
-    let token = new_token(DEVICE_TOKEN_PREFIX);
-    store
-        .create_device("door", &token_hash(token.expose()), Utc::now())
-        .await
-        .expect("device");
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port");
+    let Site {
+        dir,
+        store,
+        token,
+        addr,
+    } = site().await;
     let server = start_server(store.clone(), addr).await;
     let queue = Queue::open(&dir.join("queue.db"), 1000)
         .await
@@ -177,7 +194,7 @@ async fn a_visit_the_server_refuses_is_set_aside_and_the_rest_go_through() {
         queue.clone(),
         UplinkConfig {
             server_url: format!("http://{addr}"),
-            token: token.expose().to_owned(),
+            token: token.clone(),
             ..UplinkConfig::default()
         },
     )
