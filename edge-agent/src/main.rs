@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use maskgate_edge_agent::agent::{self, Until};
 use maskgate_edge_agent::classify::Classifier;
-use maskgate_edge_agent::detect::{Detector, SeetaDetector, UltraFaceDetector};
+use maskgate_edge_agent::config::{DetectorConfig, DetectorKind, EdgeConfig};
+use maskgate_edge_agent::detect::Detector;
 use maskgate_edge_agent::{frames, pipeline};
 
 /// The MaskGate door agent.
@@ -20,11 +22,48 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the door: capture, decide, act, queue and upload, until SIGINT/SIGTERM.
+    Run(RunArgs),
+    /// Measure the pipeline's per-stage latency (decode, detect, classify, total) on frames.
+    Bench(BenchArgs),
     /// Detect and classify faces in still images; prints one JSON line per image.
     Classify(ClassifyArgs),
     /// Cut the faces the door's detector finds out of labelled photos, for training, and
     /// report per folder how many photos had a face (the detector's recall).
     Crops(CropsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The door's settings (see examples/edge.toml); without it, the defaults.
+    #[arg(long, env = "EDGE_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Exit once a finite source (a folder) has ended and every visit is uploaded.
+    #[arg(long)]
+    until_drained: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Frame files or folders (such as 640×480 camera frames with one face).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The classifier: its manifest (.json) or model (.onnx, manifest beside it).
+    #[arg(
+        long,
+        env = "EDGE_AGENT_MODEL",
+        default_value = "models/maskgate-cnn-v1.json"
+    )]
+    model: PathBuf,
+    /// The face detector.
+    #[arg(long, value_enum, default_value_t = DetectorKind::Seetaface)]
+    detector: DetectorKind,
+    /// The detector's model file (ONNX detectors).
+    #[arg(long)]
+    detector_model: Option<PathBuf>,
+    /// Passes over the frames (after one warm-up pass).
+    #[arg(long, default_value_t = 5)]
+    repeat: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,15 +85,6 @@ struct CropsArgs {
     /// Resize crops to this square size (0 keeps the crop's own size).
     #[arg(long, default_value_t = 0)]
     size: u32,
-}
-
-/// Which face detector to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum DetectorKind {
-    /// SeetaFace frontal, embedded in the binary.
-    Seetaface,
-    /// UltraFace RFB (ONNX), from `--detector-model`.
-    Ultraface,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,13 +111,68 @@ struct ClassifyArgs {
 }
 
 fn make_detector(kind: DetectorKind, model: Option<&PathBuf>) -> anyhow::Result<Box<dyn Detector>> {
-    Ok(match kind {
-        DetectorKind::Seetaface => Box::new(SeetaDetector::new(40)?),
-        DetectorKind::Ultraface => {
-            let path = model.context("--detector ultraface needs --detector-model PATH")?;
-            Box::new(UltraFaceDetector::load(path, 0.7)?)
+    if kind != DetectorKind::Seetaface && model.is_none() {
+        anyhow::bail!("this --detector needs --detector-model PATH");
+    }
+    Ok(agent::make_detector(&DetectorConfig {
+        kind,
+        model: model.cloned(),
+        ..DetectorConfig::default()
+    })?)
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => EdgeConfig::load(path)?,
+        None => {
+            let config = EdgeConfig::default();
+            config.validate()?;
+            config
         }
-    })
+    };
+    let token = agent::device_token(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let until = if args.until_drained {
+            Until::Drained
+        } else {
+            Until::Stopped
+        };
+        agent::run(config, token, until, stop_rx).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }
 
 fn classify(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
@@ -131,6 +216,26 @@ fn classify(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let classifier = Classifier::load(&args.model)?;
+    let mut detector = make_detector(args.detector, args.detector_model.as_ref())?;
+    let mut files = Vec::new();
+    for path in &args.paths {
+        files.extend(
+            frames::list_files(path).with_context(|| format!("cannot list {}", path.display()))?,
+        );
+    }
+    eprintln!(
+        "measuring {} frames × {} passes on one thread…",
+        files.len(),
+        args.repeat
+    );
+    let report =
+        maskgate_edge_agent::benchmark::run(&files, detector.as_mut(), &classifier, args.repeat)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn crops(args: CropsArgs) -> anyhow::Result<ExitCode> {
@@ -213,8 +318,11 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Cli::parse().command {
+        Command::Run(args) => run(args),
+        Command::Bench(args) => bench(args),
         Command::Classify(args) => classify(args),
         Command::Crops(args) => crops(args),
     };

@@ -1,5 +1,6 @@
 //! End-to-end tests across MaskGate's parts. They run the built binaries as a user would;
-//! the tests live in `tests/`, this library only finds the binaries.
+//! the tests live in `tests/`, this library holds what they share: finding the binaries,
+//! child processes that die with the test, ports, folders and the shared photos.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,4 +57,46 @@ pub fn workspace_binary(package_dir: &str, package: &str, name: &str) -> PathBuf
         );
     }
     path
+}
+
+/// A child process that is killed when the test ends, so none outlives a failed test.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// A new, not yet created folder under the system's temporary folder.
+pub fn temp_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("maskgate-e2e-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// `../shared` (photos and reference models) beside the workspace, if it is there. A fresh
+/// clone has none: then this says so in one line and returns `None`, unless
+/// `MASKGATE_REQUIRE_SHARED=1` (set by `.ci/run`), which makes a missing folder a failure.
+pub fn shared() -> Option<PathBuf> {
+    let shared = workspace_root().join("../shared");
+    if shared.join("data/masks/test").is_dir() {
+        return Some(shared);
+    }
+    assert!(
+        std::env::var("MASKGATE_REQUIRE_SHARED").as_deref() != Ok("1"),
+        "MASKGATE_REQUIRE_SHARED=1 but ../shared/data/masks/test is missing"
+    );
+    eprintln!("skipping: ../shared/data/masks/test is not here (a fresh clone has no ../shared)");
+    None
 }

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use maskgate_api_types::{LoginResponse, NewVisit, VisitBatch, VisitBatchResult};
-use maskgate_tests::workspace_binary;
+use maskgate_tests::{KillOnDrop, free_port, temp_dir, workspace_binary};
 
 fn maskgate(db: &Path) -> Command {
     let mut cmd = Command::new(workspace_binary("api", "maskgate-api", "maskgate"));
@@ -34,29 +34,6 @@ fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .expect("write stdin");
     child.wait_with_output().expect("wait")
-}
-
-/// Kills the server if the test fails before it stops it, so no server outlives its test.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-fn temp_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("maskgate-e2e-{}", uuid::Uuid::new_v4().simple()))
 }
 
 #[tokio::test]

@@ -1,0 +1,131 @@
+//! The heartbeat: every 30 s the door tells the server it is alive, how full its queue is,
+//! when it last uploaded, how its camera looks and which model it runs.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use maskgate_api_types::{CameraState, Heartbeat};
+use tokio::sync::watch;
+
+use crate::queue::Queue;
+use crate::uplink::Uplink;
+
+/// What the pipeline last saw, shared with the heartbeat.
+#[derive(Debug, Clone)]
+pub struct CameraStatus(Arc<Mutex<CameraState>>);
+
+impl Default for CameraStatus {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(CameraState::NoFrames)))
+    }
+}
+
+impl CameraStatus {
+    /// Records the camera's state; logs changes.
+    pub fn set(&self, state: CameraState) {
+        if let Ok(mut current) = self.0.lock()
+            && *current != state
+        {
+            if state == CameraState::Ok {
+                tracing::info!("camera: ok");
+            } else {
+                tracing::warn!(state = state.as_str(), "camera: not ok");
+            }
+            *current = state;
+        }
+    }
+
+    /// The camera's state.
+    pub fn get(&self) -> CameraState {
+        self.0.lock().map(|s| *s).unwrap_or(CameraState::NoFrames)
+    }
+}
+
+/// Sends heartbeats until `stop` turns true.
+#[derive(Debug)]
+pub struct HeartbeatTask {
+    /// The server's base URL.
+    pub server_url: String,
+    /// The device token.
+    pub token: String,
+    /// Time between heartbeats.
+    pub interval: Duration,
+    /// The queue, for its depth and oldest visit.
+    pub queue: Queue,
+    /// The uplink, for the last upload.
+    pub uplink: Uplink,
+    /// The camera's state.
+    pub camera: CameraStatus,
+    /// The model the door runs, `name@version`.
+    pub model_version: String,
+}
+
+impl HeartbeatTask {
+    /// The heartbeat as it would be sent now.
+    pub async fn snapshot(&self) -> Heartbeat {
+        let queue_depth = self.queue.depth().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the queue depth");
+            0
+        });
+        Heartbeat {
+            queue_depth,
+            oldest_queued_at: self.queue.oldest_captured_at().await.ok().flatten(),
+            last_upload_at: self.uplink.status().last_upload_at,
+            camera_state: self.camera.get(),
+            model_version: Some(self.model_version.clone()),
+        }
+    }
+
+    /// Sends one heartbeat.
+    pub async fn send(&self, client: &reqwest::Client) -> Result<(), String> {
+        let url = format!(
+            "{}/api/v1/devices/heartbeat",
+            self.server_url.trim_end_matches('/')
+        );
+        let response = client
+            .post(url)
+            .bearer_auth(&self.token)
+            .json(&self.snapshot().await)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the server: {e}"))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {}", response.status()))
+        }
+    }
+
+    /// Sends a heartbeat at once, then every `interval`, until `stop`.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+        {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot make the heartbeat's HTTP client");
+                return;
+            }
+        };
+        let mut failing = false;
+        while !*stop.borrow() {
+            match self.send(&client).await {
+                Ok(()) if failing => {
+                    tracing::info!("heartbeat: the server answers again");
+                    failing = false;
+                }
+                Ok(()) => {}
+                Err(e) if !failing => {
+                    tracing::warn!(error = %e, "heartbeat failed; will keep trying");
+                    failing = true;
+                }
+                Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
