@@ -218,3 +218,101 @@ async fn a_visit_the_server_refuses_is_set_aside_and_the_rest_go_through() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A server that misbehaves: answers 500, then 200 with a body that is not the API's, then
+/// cuts the connection after reading the request. Counts the requests it saw.
+async fn bad_server(
+    addr: std::net::SocketAddr,
+) -> (Arc<std::sync::atomic::AtomicUsize>, oneshot::Sender<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = tokio::select! {
+                accepted = listener.accept() => match accepted { Ok(a) => a, Err(_) => continue },
+                _ = &mut stopped => return,
+            };
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = socket.read(&mut buf).await;
+            let reply: &[u8] = match n % 3 {
+                0 => b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 5\r\nconnection: close\r\n\r\noops!",
+                1 => b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9\r\nconnection: close\r\n\r\n{garbage}",
+                _ => b"",
+            };
+            let _ = socket.write_all(reply).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (seen, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answering_500_or_garbage_loses_nothing() {
+    let Site {
+        dir,
+        store,
+        token,
+        addr,
+    } = site().await;
+    let queue = Queue::open(&dir.join("queue.db"), 1000)
+        .await
+        .expect("queue");
+    let uplink = Uplink::new(
+        queue.clone(),
+        UplinkConfig {
+            server_url: format!("http://{addr}"),
+            token,
+            batch_size: 10,
+            min_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(100),
+            ..UplinkConfig::default()
+        },
+    )
+    .expect("uplink");
+    let (bad_requests, stop_bad) = bad_server(addr).await;
+    let (stop_uplink, stop) = watch::channel(false);
+    let runner = tokio::spawn(uplink.clone().run(stop));
+    let mut sent = HashSet::new();
+    for i in 0..25 {
+        let v = visit(i);
+        sent.insert(v.id);
+        queue.push(&v).await.expect("push");
+    }
+    uplink.wake();
+    let started = Instant::now();
+    while bad_requests.load(std::sync::atomic::Ordering::SeqCst) < 9 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the uplink gave up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        queue.depth().await.expect("depth"),
+        25,
+        "nothing left the queue"
+    );
+    let error = uplink.status().last_error.expect("the failure is reported");
+    assert!(!error.is_empty());
+
+    let _ = stop_bad.send(());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let server = start_server(store.clone(), addr).await;
+    wait_until_empty(&queue, Duration::from_secs(20)).await;
+    let stored = store
+        .list_visits(&Default::default(), None, 1000)
+        .await
+        .expect("list");
+    let ids: HashSet<Uuid> = stored.iter().map(|v| v.id).collect();
+    assert_eq!(stored.len(), 25);
+    assert_eq!(ids, sent);
+
+    stop_uplink.send_replace(true);
+    runner.await.expect("uplink stops");
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -16,6 +16,10 @@ use maskgate_api_types::{LoginResponse, VisitPage};
 use maskgate_tests::{KillOnDrop, free_port, shared, temp_dir, workspace_binary, workspace_root};
 use uuid::Uuid;
 
+/// One door test at a time: each runs a server and an agent at camera speed, and two at once
+/// on a 2-core machine would measure the machine, not the door.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A site: a server on SQLite with an admin and one door registered.
 struct Site {
     dir: PathBuf,
@@ -359,6 +363,7 @@ fn setup(shared: &Path, photos: usize) -> (PathBuf, Site, PathBuf) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_decision_arrives_exactly_once_through_a_server_outage() {
     let Some(shared) = shared() else { return };
+    let _serial = SERIAL.lock().await;
     let (door, mut site, frames) = setup(&shared, 12);
     let config = door_config(&door, "edge.toml", &frames, &shared, site.port, false);
     site.start().await;
@@ -403,6 +408,7 @@ async fn every_decision_arrives_exactly_once_through_a_server_outage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let Some(shared) = shared() else { return };
+    let _serial = SERIAL.lock().await;
     let (door, mut site, frames) = setup(&shared, 8);
     let endless = door_config(&door, "endless.toml", &frames, &shared, site.port, true);
     let once = door_config(&door, "once.toml", &frames, &shared, site.port, false);
