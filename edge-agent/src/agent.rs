@@ -20,7 +20,7 @@ use crate::decide::{DoorDecider, Outcome, TrackerConfig, VoterConfig};
 use crate::detect::{Detector, SeetaDetector, UltraFaceDetector};
 use crate::heartbeat::{CameraStatus, HeartbeatTask};
 use crate::queue::{Pushed, Queue};
-use crate::source::{self, FrameSource, SourceError};
+use crate::source::{self, SourceError};
 use crate::uplink::{Uplink, UplinkConfig};
 use crate::{pipeline, queue};
 
@@ -248,9 +248,24 @@ impl Door {
             let actuator = actuate::open(&self.config.actuator)?;
             let actuator =
                 ActuatorThread::start(actuator).map_err(|e| AgentError::Start(e.to_string()))?;
-            Ok((detector, actuator))
+            // A camera that is unplugged now may come later; a build that cannot use the
+            // configured source never will.
+            let source = match source::open(&self.config.camera, &self.runtime) {
+                Ok(source) => {
+                    tracing::info!(source = %source.describe(), "camera source opened");
+                    Some(source)
+                }
+                Err(SourceError::Unsupported(reason)) => {
+                    return Err(AgentError::Start(reason));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot open the camera source yet; retrying");
+                    None
+                }
+            };
+            Ok((detector, actuator, source))
         });
-        let (mut detector, actuator) = match setup {
+        let (mut detector, actuator, mut source) = match setup {
             Ok(parts) => {
                 let _ = ready.send(Ok(()));
                 parts
@@ -280,7 +295,6 @@ impl Door {
         );
         let tick = Duration::from_secs_f32(1.0 / self.config.camera.fps);
         let started = Instant::now();
-        let mut source: Option<Box<dyn FrameSource>> = None;
         let mut backoff = Duration::from_millis(500);
         let mut next_tick = Instant::now();
         while !self.halt.load(Ordering::SeqCst) {

@@ -61,6 +61,10 @@ pub struct BenchReport {
     pub classify_per_face: StageTimes,
     /// The three stages together.
     pub total: StageTimes,
+    /// The detector's model run alone (where the detector can tell it apart).
+    pub detector_model_run: Option<StageTimes>,
+    /// The classifier on a ready crop (normalisation + model run), per face.
+    pub classifier_model_run: StageTimes,
 }
 
 /// Errors of a benchmark run.
@@ -90,6 +94,7 @@ pub fn run(
     }
     let (mut decode, mut detect, mut classify, mut per_face, mut total) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut detector_run, mut classifier_run) = (Vec::new(), Vec::new());
     let mut faces_per_pass = 0;
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
     for pass in 0..=repeat.max(1) {
@@ -103,6 +108,11 @@ pub fn run(
                 .detect(&frame)
                 .map_err(crate::pipeline::PipelineError::from)?;
             let t_detect = ms(t1);
+            if pass > 0
+                && let Some(run) = detector.last_model_run()
+            {
+                detector_run.push(run.as_secs_f64() * 1000.0);
+            }
             let t2 = Instant::now();
             for face in &faces {
                 let t = Instant::now();
@@ -114,6 +124,18 @@ pub fn run(
                 }
             }
             let t_classify = ms(t2);
+            if pass > 0 {
+                for face in &faces {
+                    let rect = classifier.crop_rect(&face.bbox, frame.width(), frame.height());
+                    let crop =
+                        crate::crop::crop_face(&frame, rect, classifier.manifest().input.size);
+                    let t = Instant::now();
+                    classifier
+                        .scores(&crop)
+                        .map_err(crate::pipeline::PipelineError::from)?;
+                    classifier_run.push(ms(t));
+                }
+            }
             faces_found += faces.len();
             if pass > 0 {
                 decode.push(t_decode);
@@ -135,6 +157,8 @@ pub fn run(
         classify: StageTimes::of(&mut classify),
         classify_per_face: StageTimes::of(&mut per_face),
         total: StageTimes::of(&mut total),
+        detector_model_run: (!detector_run.is_empty()).then(|| StageTimes::of(&mut detector_run)),
+        classifier_model_run: StageTimes::of(&mut classifier_run),
     })
 }
 

@@ -149,6 +149,28 @@ fn run_refuses_a_broken_model_a_bad_config_and_a_missing_token_clearly() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("windwo"), "{}", stderr(&out));
 
+    // The default camera is V4L2; the workspace build has no V4L2 (a cargo feature), and
+    // says so instead of retrying forever.
+    let v4l2 = dir.join("v4l2.toml");
+    std::fs::write(
+        &v4l2,
+        format!(
+            "[server]\ntoken_file = \"token\"\n[queue]\npath = \"queue.db\"\n\
+             [classifier]\nmodel = \"{}\"\n",
+            workspace_root()
+                .join("models/maskgate-cnn-v1.json")
+                .display()
+        ),
+    )
+    .expect("config");
+    let out = edge_agent()
+        .args(["run", "--config"])
+        .arg(&v4l2)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("without V4L2"), "{}", stderr(&out));
+
     std::fs::remove_file(dir.join("token")).expect("rm token");
     let no_token = write_config("no-token.toml", "");
     let out = edge_agent()

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use maskgate_api_types::{LoginResponse, VisitPage};
+use maskgate_api_types::{DeviceList, LoginResponse, VisitPage};
 use maskgate_tests::{KillOnDrop, free_port, shared, temp_dir, workspace_binary, workspace_root};
 use uuid::Uuid;
 
@@ -127,6 +127,19 @@ impl Site {
             server.0.kill().expect("kill server");
             server.0.wait().expect("reap server");
         }
+    }
+
+    /// The registered devices, as the admin app lists them.
+    async fn devices(&self) -> DeviceList {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/devices", self.base()))
+            .bearer_auth(self.admin_token.as_deref().expect("logged in"))
+            .send()
+            .await
+            .expect("devices")
+            .json()
+            .await
+            .expect("device list")
     }
 
     /// Every visit id the server holds, in the order it lists them.
@@ -391,6 +404,9 @@ async fn every_decision_arrives_exactly_once_through_a_server_outage() {
         stored_set, decided_set,
         "every decision arrived, nothing else did"
     );
+    let devices = site.devices().await;
+    let status = devices.items[0].status.clone().expect("heartbeats arrived");
+    assert_eq!(status.model_version.as_deref(), Some("maskgate-cnn@1.0.0"));
     let log = std::fs::read_to_string(door.join("agent.log")).unwrap_or_default();
     assert!(log.contains("upload failed"), "the outage was noticed");
     assert!(

@@ -47,6 +47,11 @@ pub trait Detector {
     fn name(&self) -> &'static str;
     /// The faces in `frame`, best first.
     fn detect(&mut self, frame: &RgbImage) -> Result<Vec<Face>, DetectError>;
+    /// How long the last [`Detector::detect`] spent in its model alone (no pre- or
+    /// post-processing), for benchmarks against other runtimes; `None` if not separable.
+    fn last_model_run(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Non-maximum suppression: keeps the most confident of boxes that overlap more than

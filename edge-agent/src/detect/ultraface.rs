@@ -20,6 +20,7 @@ pub struct UltraFaceDetector {
     width: u32,
     height: u32,
     threshold: f32,
+    last_run: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for UltraFaceDetector {
@@ -67,6 +68,7 @@ impl UltraFaceDetector {
             width: width as u32,
             height: height as u32,
             threshold,
+            last_run: None,
         })
     }
 }
@@ -119,12 +121,18 @@ impl Detector for UltraFaceDetector {
         "ultraface"
     }
 
+    fn last_model_run(&self) -> Option<std::time::Duration> {
+        self.last_run
+    }
+
     fn detect(&mut self, frame: &RgbImage) -> Result<Vec<Face>, DetectError> {
         let input = preprocess(frame, self.width, self.height);
+        let started = std::time::Instant::now();
         let outputs = self
             .plan
             .run(tvec!(input.into()))
             .map_err(|e| DetectError::Inference(e.to_string()))?;
+        self.last_run = Some(started.elapsed());
         let view = |i: usize| -> Result<Vec<f32>, DetectError> {
             outputs
                 .get(i)
