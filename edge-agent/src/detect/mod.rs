@@ -1,17 +1,23 @@
-//! Finding faces in a frame, behind one [`Detector`] trait with two backends:
+//! Finding faces in a frame, behind one [`Detector`] trait with three backends:
 //!
 //! - [`SeetaDetector`]: SeetaFace frontal (the `rustface` crate), whose model is embedded in
 //!   the binary, so a fresh machine needs nothing else;
 //! - [`UltraFaceDetector`]: UltraFace RFB (ONNX, run with tract), whose model file is given
-//!   by path.
+//!   by path;
+//! - [`YuNetDetector`]: YuNet (ONNX, run with tract; OpenCV's face detector), whose model
+//!   file is given by path.
 
 mod seeta;
 mod ultraface;
+mod yunet;
 
 use image::RgbImage;
 
 pub use seeta::SeetaDetector;
 pub use ultraface::{UltraFaceDetector, decode_ultraface};
+pub use yunet::{
+    Fit, YUNET_DEFAULT_THRESHOLD, YUNET_STRIDES, YuNetDetector, YuNetLevel, decode_yunet,
+};
 
 use crate::decide::{BBox, iou};
 
