@@ -17,7 +17,9 @@ use crate::actuate::{self, ActuatorThread};
 use crate::classify::Classifier;
 use crate::config::{DetectorConfig, DetectorKind, EdgeConfig};
 use crate::decide::{DoorDecider, Outcome, TrackerConfig, VoterConfig};
-use crate::detect::{Detector, SeetaDetector, UltraFaceDetector};
+use crate::detect::{
+    Detector, SeetaDetector, UltraFaceDetector, YUNET_DEFAULT_THRESHOLD, YuNetDetector,
+};
 use crate::heartbeat::{CameraStatus, HeartbeatTask};
 use crate::queue::{Pushed, Queue};
 use crate::source::{self, SourceError};
@@ -125,7 +127,14 @@ pub fn make_detector(d: &DetectorConfig) -> Result<Box<dyn Detector>, AgentError
         DetectorKind::Seetaface => Box::new(SeetaDetector::new(d.min_face)?),
         DetectorKind::Ultraface => {
             let path = d.model.as_deref().unwrap_or(std::path::Path::new(""));
-            Box::new(UltraFaceDetector::load(path, d.threshold)?)
+            Box::new(UltraFaceDetector::load(path, d.threshold.unwrap_or(0.7))?)
+        }
+        DetectorKind::Yunet => {
+            let path = d.model.as_deref().unwrap_or(std::path::Path::new(""));
+            Box::new(YuNetDetector::load(
+                path,
+                d.threshold.unwrap_or(YUNET_DEFAULT_THRESHOLD),
+            )?)
         }
     })
 }
@@ -142,6 +151,12 @@ pub async fn run(
     let waiting = queue.depth().await?;
     if waiting > 0 {
         tracing::info!(waiting, "visits from an earlier run wait in the queue");
+    }
+    if config.detector.kind == DetectorKind::Seetaface {
+        tracing::warn!(
+            "detector: SeetaFace (embedded) finds only about 41 % of masked faces; set \
+             detector.kind = \"yunet\" and detector.model (see edge-agent/README.md)"
+        );
     }
     let classifier = Arc::new(Classifier::load(&config.classifier.model)?);
     let model_version = classifier.model_id();

@@ -151,6 +151,8 @@ pub enum DetectorKind {
     Seetaface,
     /// UltraFace RFB (ONNX) from `model`.
     Ultraface,
+    /// YuNet (ONNX) from `model`: the best recall on masked faces measured here.
+    Yunet,
 }
 
 /// `[detector]`.
@@ -161,8 +163,9 @@ pub struct DetectorConfig {
     pub kind: DetectorKind,
     /// The detector's model file (ONNX backends).
     pub model: Option<PathBuf>,
-    /// The least confidence for a face (ONNX backends, 0..1).
-    pub threshold: f32,
+    /// The least confidence for a face (ONNX backends, 0..1); by default 0.6 for YuNet and
+    /// 0.7 for UltraFace, the values measured in the README.
+    pub threshold: Option<f32>,
     /// The smallest face side in pixels (SeetaFace).
     pub min_face: u32,
 }
@@ -172,7 +175,7 @@ impl Default for DetectorConfig {
         Self {
             kind: DetectorKind::Seetaface,
             model: None,
-            threshold: 0.7,
+            threshold: None,
             min_face: 40,
         }
     }
@@ -375,7 +378,9 @@ impl EdgeConfig {
         if self.detector.kind != DetectorKind::Seetaface && self.detector.model.is_none() {
             return bad("this detector.kind needs detector.model (path to its .onnx)".into());
         }
-        if !(0.0..=1.0).contains(&self.detector.threshold) {
+        if let Some(t) = self.detector.threshold
+            && !(0.0..=1.0).contains(&t)
+        {
             return bad("detector.threshold must be within 0..=1".into());
         }
         if let Some(t) = self.classifier.threshold

@@ -83,6 +83,51 @@ pub fn list_files(path: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     Ok(files)
 }
 
+/// Shrinks `frame` to `width`×`height` for a detector: halves it by 2×2 averaging while it is
+/// at least twice the target (exact, and much cheaper than a filter over the full frame: a
+/// 640×480 frame to 320×240 is one halving), then resizes the rest bilinearly.
+pub fn downscale(frame: &RgbImage, width: u32, height: u32) -> RgbImage {
+    let (width, height) = (width.max(1), height.max(1));
+    let mut current: Option<RgbImage> = None;
+    loop {
+        let image = current.as_ref().unwrap_or(frame);
+        if image.width() < width * 2 || image.height() < height * 2 {
+            break;
+        }
+        current = Some(halve(image));
+    }
+    let image = current.as_ref().unwrap_or(frame);
+    if image.dimensions() == (width, height) {
+        return current.unwrap_or_else(|| frame.clone());
+    }
+    image::DynamicImage::ImageRgb8(image.clone())
+        .resize_exact(width, height, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+}
+
+/// Each output pixel is the mean of a 2×2 block (an odd last row or column is dropped).
+fn halve(image: &RgbImage) -> RgbImage {
+    let (w, h) = (image.width() / 2, image.height() / 2);
+    let src = image.as_raw();
+    let stride = image.width() as usize * 3;
+    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
+    for y in 0..h as usize {
+        let top = &src[2 * y * stride..];
+        let bottom = &src[(2 * y + 1) * stride..];
+        for x in 0..w as usize {
+            for c in 0..3 {
+                let i = 6 * x + c;
+                let sum = u16::from(top[i])
+                    + u16::from(top[i + 3])
+                    + u16::from(bottom[i])
+                    + u16::from(bottom[i + 3]);
+                out.push(((sum + 2) / 4) as u8);
+            }
+        }
+    }
+    RgbImage::from_raw(w, h, out).unwrap_or_else(|| RgbImage::new(w, h))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +148,19 @@ mod tests {
             .unwrap();
         assert_eq!(decode(&png, p).unwrap().dimensions(), (8, 8));
         assert!(decode(&png[..png.len() / 2], p).is_err());
+    }
+
+    #[test]
+    fn downscaling_halves_by_averaging_then_resizes_the_rest() {
+        let frame = RgbImage::from_fn(640, 480, |x, y| {
+            image::Rgb([(x % 2 * 100) as u8, (y % 2 * 200) as u8, 7])
+        });
+        let half = downscale(&frame, 320, 240);
+        assert_eq!(half.dimensions(), (320, 240));
+        assert_eq!(half.get_pixel(10, 10).0, [50, 100, 7]);
+        assert_eq!(downscale(&frame, 300, 200).dimensions(), (300, 200));
+        assert_eq!(downscale(&frame, 640, 480), frame);
+        assert_eq!(downscale(&frame, 1000, 900).dimensions(), (1000, 900));
     }
 
     #[test]

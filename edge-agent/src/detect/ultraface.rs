@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use image::RgbImage;
-use image::imageops::FilterType;
 use tract_onnx::prelude::*;
 
 use super::{DetectError, Detector, Face, non_max_suppression};
@@ -75,7 +74,7 @@ impl UltraFaceDetector {
 
 /// The model input for a frame: resized to the model's size, `(px − 127) / 128`, NCHW.
 fn preprocess(frame: &RgbImage, width: u32, height: u32) -> Tensor {
-    let resized = image::imageops::resize(frame, width, height, FilterType::Triangle);
+    let resized = crate::frames::downscale(frame, width, height);
     let (w, h) = (width as usize, height as usize);
     let mut data = vec![0f32; 3 * w * h];
     for (x, y, px) in resized.enumerate_pixels() {

@@ -12,7 +12,6 @@
 use std::path::Path;
 
 use image::RgbImage;
-use image::imageops::FilterType;
 use tract_onnx::prelude::*;
 
 use super::{DetectError, Detector, Face, non_max_suppression};
@@ -163,16 +162,7 @@ impl Placement {
 /// The model input for a frame: fitted into `size`×`size` as `placement` says (black
 /// padding at the right and bottom), BGR 0..255, NCHW.
 fn preprocess(frame: &RgbImage, placement: Placement, size: u32) -> Result<Tensor, DetectError> {
-    // `DynamicImage::resize_exact` is not generic, so it runs as compiled (optimised) in
-    // the `image` crate even in dev builds, where a generic `imageops::resize` would be
-    // compiled unoptimised here and cost ~100 ms per frame.
-    let resized = if (placement.width, placement.height) == frame.dimensions() {
-        frame.clone()
-    } else {
-        image::DynamicImage::ImageRgb8(frame.clone())
-            .resize_exact(placement.width, placement.height, FilterType::Triangle)
-            .into_rgb8()
-    };
+    let resized = crate::frames::downscale(frame, placement.width, placement.height);
     let side = size as usize;
     let plane = side * side;
     let mut data = vec![0f32; 3 * plane];
