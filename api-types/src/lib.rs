@@ -270,6 +270,13 @@ pub struct Heartbeat {
     /// The model the device runs, as `name@version`.
     #[serde(default)]
     pub model_version: Option<String>,
+    /// SHA-256 of the ONNX file the device runs.
+    #[serde(default)]
+    pub model_sha256: Option<String>,
+    /// Why the last update to the assigned model failed (the device keeps its old model);
+    /// `null` when the device runs what it was assigned.
+    #[serde(default)]
+    pub model_error: Option<String>,
 }
 
 /// `POST /api/v1/devices/heartbeat` response.
@@ -294,6 +301,9 @@ pub struct Device {
     pub last_seen_at: Option<DateTime<Utc>>,
     /// The last heartbeat's report, if any arrived.
     pub status: Option<DeviceStatus>,
+    /// The registry model assigned to the device; `null`: it runs the model it was
+    /// installed with.
+    pub assigned_model_id: Option<i64>,
 }
 
 /// What a device reported in its last heartbeat.
@@ -312,6 +322,10 @@ pub struct DeviceStatus {
     pub camera_state: CameraState,
     /// The model the device runs.
     pub model_version: Option<String>,
+    /// SHA-256 of the model file the device runs.
+    pub model_sha256: Option<String>,
+    /// Why the device could not switch to its assigned model, if it could not.
+    pub model_error: Option<String>,
 }
 
 /// `POST /api/v1/devices` request.
@@ -351,6 +365,8 @@ pub enum StreamEvent {
     Visit(Visit),
     /// A device sent a heartbeat.
     Device(Device),
+    /// A model was assigned to a device (or a device rolled back).
+    Assignment(ModelAssignment),
 }
 
 impl StreamEvent {
@@ -359,8 +375,214 @@ impl StreamEvent {
         match self {
             StreamEvent::Visit(_) => "visit",
             StreamEvent::Device(_) => "device",
+            StreamEvent::Assignment(_) => "assignment",
         }
     }
+}
+
+/// The largest model file the server accepts by default, in bytes.
+pub const DEFAULT_MAX_MODEL_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A classifier model in the server's registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Model {
+    /// The server's id of the model.
+    pub id: i64,
+    /// The model's name, from its manifest.
+    pub name: String,
+    /// The model's version, from its manifest; `name@version` is unique.
+    pub version: String,
+    /// SHA-256 of the ONNX file, lowercase hex.
+    pub sha256: String,
+    /// Size of the ONNX file in bytes.
+    pub size_bytes: u64,
+    /// When it was uploaded.
+    pub uploaded_at: DateTime<Utc>,
+    /// Who uploaded it.
+    pub uploaded_by: String,
+    /// The manifest as uploaded (input size, preprocessing, labels, metrics, …).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub manifest: serde_json::Value,
+}
+
+impl Model {
+    /// `name@version`, as visits and heartbeats name the model.
+    pub fn model_id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// `GET /api/v1/models` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelList {
+    /// All models, newest first.
+    pub items: Vec<Model>,
+}
+
+/// `GET /api/v1/devices/me/model` response: what the calling door should run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AssignedModel {
+    /// The assigned model; `null`: run the model the door was installed with.
+    pub model: Option<Model>,
+}
+
+/// `PUT /api/v1/devices/{id}/model` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AssignModel {
+    /// The registry model to run; `null`: the model the door was installed with.
+    pub model_id: Option<i64>,
+}
+
+/// `POST /api/v1/models/{id}/rollout` request: the doors that get the model. Give either
+/// `devices` (names) or `all: true`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// Names of the doors, for a canary or a staged rollout.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Every registered door.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// Why an assignment was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentAction {
+    /// An admin assigned the model.
+    Assign,
+    /// An admin rolled the door back to the model it ran before.
+    Rollback,
+}
+
+impl AssignmentAction {
+    /// The snake_case name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssignmentAction::Assign => "assign",
+            AssignmentAction::Rollback => "rollback",
+        }
+    }
+}
+
+impl std::str::FromStr for AssignmentAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "assign" => Ok(AssignmentAction::Assign),
+            "rollback" => Ok(AssignmentAction::Rollback),
+            other => Err(format!("unknown assignment action `{other}`")),
+        }
+    }
+}
+
+/// One change of the model assigned to a door.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelAssignment {
+    /// The door's id.
+    pub device_id: i64,
+    /// The door's name.
+    pub device: String,
+    /// The model assigned; `null`: the model the door was installed with.
+    pub model_id: Option<i64>,
+    /// The model assigned before; `null`: the installed one.
+    pub previous_model_id: Option<i64>,
+    /// Assign or rollback.
+    pub action: AssignmentAction,
+    /// When.
+    pub assigned_at: DateTime<Utc>,
+    /// Who.
+    pub assigned_by: String,
+}
+
+/// `POST /api/v1/models/{id}/rollout` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AssignmentList {
+    /// One assignment per door.
+    pub items: Vec<ModelAssignment>,
+}
+
+/// A period in which a door reported running a model (from its heartbeats).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelRun {
+    /// The model as `name@version`.
+    pub model: String,
+    /// SHA-256 of its file, when the door reported it.
+    pub sha256: Option<String>,
+    /// The first heartbeat that reported it.
+    pub started_at: DateTime<Utc>,
+    /// The first heartbeat that reported another model; `null`: still running.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/devices/{id}/model-history` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelHistory {
+    /// The door.
+    pub device: Device,
+    /// Assignments and rollbacks, newest first.
+    pub assignments: Vec<ModelAssignment>,
+    /// The models the door reported running, newest first.
+    pub runs: Vec<ModelRun>,
+}
+
+/// Visits judged by one model (at one door, or at a group of doors).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelOutcome {
+    /// Visits counted.
+    pub visits: u64,
+    /// Passes among them.
+    pub passed: u64,
+    /// passed / visits; `null` without visits.
+    pub pass_rate: Option<f64>,
+    /// The mean mask score; `null` without visits.
+    pub mean_score: Option<f64>,
+}
+
+/// One door in a rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RolloutDevice {
+    /// The door's name.
+    pub device: String,
+    /// The model is assigned to it.
+    pub assigned: bool,
+    /// Its last heartbeat says it runs the model.
+    pub running: bool,
+    /// Why it could not switch, if it reported so.
+    pub model_error: Option<String>,
+    /// Its visits judged by this model in the window.
+    pub outcome: ModelOutcome,
+}
+
+/// `GET /api/v1/models/{id}/rollout` response: how a model does at the doors that run it,
+/// against all visits judged by other models in the same window (the canary check).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RolloutStatus {
+    /// The model.
+    pub model: Model,
+    /// The window's start (visits captured since then are counted).
+    pub since: DateTime<Utc>,
+    /// Doors the model is assigned to or that run it.
+    pub devices: Vec<RolloutDevice>,
+    /// All visits judged by this model in the window.
+    pub model_outcome: ModelOutcome,
+    /// All visits judged by other models in the window.
+    pub others: ModelOutcome,
 }
 
 #[cfg(test)]

@@ -79,6 +79,11 @@ pub struct ServeArgs {
     /// Hours a login session lasts.
     #[arg(long, env = "MASKGATE_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
+    /// The largest model file an upload may carry, in MiB (on MySQL/MariaDB it must also
+    /// fit the server's `max_allowed_packet`).
+    #[arg(long, env = "MASKGATE_MAX_MODEL_MB", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_model_mb: u32,
 }
 
 impl ServeArgs {
@@ -239,6 +244,7 @@ async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> an
     let settings = Settings {
         tz,
         session_ttl: chrono::Duration::hours(i64::from(args.session_hours.max(1))),
+        max_model_bytes: args.max_model_mb as usize * 1024 * 1024,
         ..Settings::default()
     };
     let state = AppState::new(store, settings, Arc::new(SystemClock));

@@ -23,6 +23,9 @@ use crate::detect::{
 use crate::heartbeat::{CameraStatus, HeartbeatTask};
 use crate::queue::{Pushed, Queue};
 use crate::source::{self, SourceError};
+use crate::update::{
+    AgreementRule, ModelDir, ModelStatus, RecentFaces, SwapRequest, Updater, apply_swap,
+};
 use crate::uplink::{Uplink, UplinkConfig};
 use crate::{pipeline, queue};
 
@@ -158,9 +161,11 @@ pub async fn run(
              detector.kind = \"yunet\" and detector.model (see edge-agent/README.md)"
         );
     }
-    let classifier = Arc::new(Classifier::load(&config.classifier.model)?);
-    let model_version = classifier.model_id();
-    tracing::info!(model = %model_version, "classifier loaded");
+    let models = ModelDir::new(&config.model_update.dir);
+    let classifier = Arc::new(load_classifier(&config, &models)?);
+    let model = ModelStatus::new(&classifier);
+    tracing::info!(model = %classifier.model_id(), "classifier loaded");
+    let (swaps, swap_requests) = std::sync::mpsc::channel::<SwapRequest>();
 
     let uplink = Uplink::new(
         queue.clone(),
@@ -179,15 +184,29 @@ pub async fn run(
     let heartbeat_task = tokio::spawn(
         HeartbeatTask {
             server_url: config.server.url.clone(),
-            token,
+            token: token.clone(),
             interval: Duration::from_secs(config.heartbeat.interval_s),
             queue: queue.clone(),
             uplink: uplink.clone(),
             camera: camera.clone(),
-            model_version,
+            model: model.clone(),
         }
-        .run(tasks_stopped),
+        .run(tasks_stopped.clone()),
     );
+    let updater_task = config.model_update.enabled.then(|| {
+        tokio::spawn(
+            Updater {
+                server_url: config.server.url.clone(),
+                token: token.clone(),
+                poll: Duration::from_secs(config.model_update.poll_s),
+                dir: models,
+                installed: config.classifier.model.clone(),
+                status: model.clone(),
+                swaps,
+            }
+            .run(tasks_stopped),
+        )
+    });
 
     let halt = Arc::new(AtomicBool::new(false));
     let source_ended = Arc::new(AtomicBool::new(false));
@@ -196,6 +215,8 @@ pub async fn run(
         let door = Door {
             config: config.clone(),
             classifier,
+            model,
+            swap_requests,
             queue: queue.clone(),
             uplink: uplink.clone(),
             camera,
@@ -241,13 +262,34 @@ pub async fn run(
     let _ = tasks_stop.send(true);
     let _ = uplink_task.await;
     let _ = heartbeat_task.await;
+    if let Some(task) = updater_task {
+        let _ = task.await;
+    }
     Ok(())
+}
+
+/// The model to start with: the last one the server assigned and this door accepted, or
+/// the installed `classifier.model` (also when the downloaded one no longer loads).
+fn load_classifier(config: &EdgeConfig, models: &ModelDir) -> Result<Classifier, AgentError> {
+    if config.model_update.enabled
+        && let Some(manifest) = models.active_manifest()
+    {
+        match Classifier::load(&manifest) {
+            Ok(classifier) => return Ok(classifier),
+            Err(e) => {
+                tracing::error!(error = %e, "the downloaded model no longer loads; starting with the installed one")
+            }
+        }
+    }
+    Ok(Classifier::load(&config.classifier.model)?)
 }
 
 /// Everything the pipeline thread owns.
 struct Door {
     config: EdgeConfig,
     classifier: Arc<Classifier>,
+    model: ModelStatus,
+    swap_requests: std::sync::mpsc::Receiver<SwapRequest>,
     queue: Queue,
     uplink: Uplink,
     camera: CameraStatus,
@@ -257,7 +299,7 @@ struct Door {
 }
 
 impl Door {
-    fn run(self, ready: tokio::sync::oneshot::Sender<Result<(), AgentError>>) {
+    fn run(mut self, ready: tokio::sync::oneshot::Sender<Result<(), AgentError>>) {
         // The detector is made here: SeetaFace cannot move between threads.
         let setup = make_detector(&self.config.detector).and_then(|detector| {
             let actuator = actuate::open(&self.config.actuator)?;
@@ -308,6 +350,12 @@ impl Door {
                 cooldown_ms: d.cooldown_s * 1000,
             },
         );
+        let rule = AgreementRule {
+            min_faces: self.config.model_update.min_faces,
+            min_agreement: self.config.model_update.min_agreement,
+        };
+        let mut recent = RecentFaces::new(16);
+        let mut frame_count: u64 = 0;
         let tick = Duration::from_secs_f32(1.0 / self.config.camera.fps);
         let started = Instant::now();
         let mut backoff = Duration::from_millis(500);
@@ -318,6 +366,19 @@ impl Door {
                 std::thread::sleep(next_tick - now);
             }
             next_tick = Instant::now().max(next_tick) + tick;
+            // A new model is swapped in here, between two frames.
+            while let Ok(request) = self.swap_requests.try_recv() {
+                if let Some(threshold) = apply_swap(
+                    request,
+                    &mut self.classifier,
+                    self.config.classifier.threshold,
+                    &recent,
+                    rule,
+                    &self.model,
+                ) {
+                    decider.set_threshold(threshold);
+                }
+            }
 
             if source.is_none() {
                 match source::open(&self.config.camera, &self.runtime) {
@@ -377,6 +438,13 @@ impl Door {
                     continue;
                 }
             };
+            // Keep a face now and then for checking the next model against this one.
+            frame_count += 1;
+            if frame_count.is_multiple_of(5)
+                && let Some(face) = observations.first()
+            {
+                recent.record(&frame, &face.bbox);
+            }
             let at_ms = started.elapsed().as_millis() as u64;
             for person in decider.observe(at_ms, &observations) {
                 let decision = person.decision;

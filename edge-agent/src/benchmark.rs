@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::classify::Classifier;
+use crate::classify::{Classifier, FaceClassifier};
 use crate::detect::Detector;
 use crate::frames;
 

@@ -50,6 +50,8 @@ pub struct EdgeConfig {
     pub queue: QueueConfig,
     /// The heartbeat to the server.
     pub heartbeat: HeartbeatConfig,
+    /// Updates to the model the server assigns.
+    pub model_update: ModelUpdateConfig,
 }
 
 /// `[server]`.
@@ -306,6 +308,36 @@ impl Default for HeartbeatConfig {
     }
 }
 
+/// `[model_update]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelUpdateConfig {
+    /// Ask the server which model to run (turn off to pin `classifier.model`).
+    pub enabled: bool,
+    /// Seconds between asking.
+    pub poll_s: u64,
+    /// Where downloaded models are kept (with `active`, the one in use).
+    pub dir: PathBuf,
+    /// A new model is compared with the running one on the door's recent faces when at
+    /// least this many were seen; with fewer, the comparison is skipped (and logged).
+    pub min_faces: usize,
+    /// The share of recent faces on which the new model must reach the running model's
+    /// decision, or it is refused (a swapped label or a wrong colour order shows here).
+    pub min_agreement: f32,
+}
+
+impl Default for ModelUpdateConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_s: 60,
+            dir: "/var/lib/maskgate-edge/models".into(),
+            min_faces: 4,
+            min_agreement: 0.75,
+        }
+    }
+}
+
 impl EdgeConfig {
     /// Reads and checks a configuration file. Relative paths in it are relative to the
     /// file's folder, so a config next to its models works from any working directory.
@@ -346,6 +378,7 @@ impl EdgeConfig {
         }
         fix(&mut self.classifier.model);
         fix(&mut self.queue.path);
+        fix(&mut self.model_update.dir);
     }
 
     /// Checks ranges and that each chosen backend has what it needs.
@@ -394,6 +427,12 @@ impl EdgeConfig {
                 "decision.needed ({}) must be within 1..=decision.window ({})",
                 d.needed, d.window
             ));
+        }
+        if self.model_update.poll_s == 0 {
+            return bad("model_update.poll_s must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.model_update.min_agreement) {
+            return bad("model_update.min_agreement must be within 0..=1".into());
         }
         if !(0.0..=1.0).contains(&d.min_iou) {
             return bad("decision.min_iou must be within 0..=1".into());

@@ -8,6 +8,7 @@ use maskgate_api_types::{CameraState, Heartbeat};
 use tokio::sync::watch;
 
 use crate::queue::Queue;
+use crate::update::ModelStatus;
 use crate::uplink::Uplink;
 
 /// What the pipeline last saw, shared with the heartbeat.
@@ -56,8 +57,8 @@ pub struct HeartbeatTask {
     pub uplink: Uplink,
     /// The camera's state.
     pub camera: CameraStatus,
-    /// The model the door runs, `name@version`.
-    pub model_version: String,
+    /// The model the door runs.
+    pub model: ModelStatus,
 }
 
 impl HeartbeatTask {
@@ -67,12 +68,15 @@ impl HeartbeatTask {
             tracing::error!(error = %e, "cannot read the queue depth");
             0
         });
+        let model = self.model.get();
         Heartbeat {
             queue_depth,
             oldest_queued_at: self.queue.oldest_captured_at().await.ok().flatten(),
             last_upload_at: self.uplink.status().last_upload_at,
             camera_state: self.camera.get(),
-            model_version: Some(self.model_version.clone()),
+            model_version: Some(model.version),
+            model_sha256: Some(model.sha256),
+            model_error: model.error,
         }
     }
 

@@ -8,6 +8,7 @@
 //! - [`detect`]: face detection (SeetaFace embedded, UltraFace by path);
 //! - [`queue`]: the durable local queue every decision is written to first;
 //! - [`uplink`]: the task that drains the queue to `POST /api/v1/visits`, exactly once;
+//! - [`update`]: the model the server assigns, downloaded, checked and swapped in;
 //! - [`source`], [`actuate`], [`heartbeat`], [`config`] and [`agent`]: `edge-agent run`, the
 //!   door's main loop that ties them together.
 
@@ -24,4 +25,5 @@ pub mod heartbeat;
 pub mod pipeline;
 pub mod queue;
 pub mod source;
+pub mod update;
 pub mod uplink;

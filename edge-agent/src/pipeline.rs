@@ -3,7 +3,7 @@
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::classify::{Classifier, ClassifyError};
+use crate::classify::{Classifier, ClassifyError, FaceClassifier};
 use crate::decide::{BBox, Observation};
 use crate::detect::{DetectError, Detector};
 

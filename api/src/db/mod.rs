@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use maskgate_api_types::{Device, Heartbeat, NewVisit, Role, Visit};
+use maskgate_api_types::{
+    AssignmentAction, Device, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Visit,
+};
 use uuid::Uuid;
 
 pub use mysql::MySqlStore;
@@ -101,6 +103,38 @@ pub struct SlotCount {
     pub passed: i64,
     /// Visits that failed.
     pub failed: i64,
+}
+
+/// A validated model to store in the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct NewModel<'a> {
+    /// The manifest's name.
+    pub name: &'a str,
+    /// The manifest's version.
+    pub version: &'a str,
+    /// SHA-256 of `content`, lowercase hex.
+    pub sha256: &'a str,
+    /// The manifest's JSON text, as uploaded.
+    pub manifest: &'a str,
+    /// The ONNX file.
+    pub content: &'a [u8],
+    /// The uploading user's name.
+    pub uploaded_by: &'a str,
+}
+
+/// Visits of one device judged by one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelUsage {
+    /// The device.
+    pub device_id: i64,
+    /// The model as `name@version`.
+    pub model: String,
+    /// Visits counted.
+    pub visits: i64,
+    /// Passes among them.
+    pub passed: i64,
+    /// The sum of their mask scores.
+    pub score_sum: f64,
 }
 
 /// What a backend must do for MaskGate. Every method is one short transaction at most.
@@ -208,6 +242,46 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Visit>, StoreError>;
 
+    /// Finds a device by id.
+    async fn device_by_id(&self, id: i64) -> Result<Option<Device>, StoreError>;
+
+    /// Stores a model and its file; [`StoreError::Conflict`] if `name@version` exists.
+    async fn create_model(
+        &self,
+        model: &NewModel<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Model, StoreError>;
+
+    /// All models, newest first.
+    async fn list_models(&self) -> Result<Vec<Model>, StoreError>;
+
+    /// Finds a model by id.
+    async fn model_by_id(&self, id: i64) -> Result<Option<Model>, StoreError>;
+
+    /// The ONNX file with this SHA-256.
+    async fn model_file(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Assigns `model_id` (`None`: the installed model) to each device in one transaction,
+    /// recording each change in the assignment history. Returns, per device, the model it
+    /// had before.
+    async fn assign_model(
+        &self,
+        device_ids: &[i64],
+        model_id: Option<i64>,
+        action: AssignmentAction,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<i64>>, StoreError>;
+
+    /// A device's assignment history, newest first.
+    async fn assignments(&self, device_id: i64) -> Result<Vec<ModelAssignment>, StoreError>;
+
+    /// The models a device reported running, newest first.
+    async fn model_runs(&self, device_id: i64) -> Result<Vec<ModelRun>, StoreError>;
+
+    /// Visits captured since `since`, counted per device and model.
+    async fn model_usage(&self, since: DateTime<Utc>) -> Result<Vec<ModelUsage>, StoreError>;
+
     /// Pass/fail counts per UTC slot in `[from_slot, to_slot)`, summed over all devices or
     /// the named one; slots without visits are left out.
     async fn slot_counts(
@@ -258,6 +332,23 @@ pub(crate) fn conflict_as(what: String) -> impl FnOnce(sqlx::Error) -> StoreErro
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, StoreError> {
     s.parse().map_err(StoreError::Corrupt)
+}
+
+pub(crate) fn parse_action(s: &str) -> Result<AssignmentAction, StoreError> {
+    s.parse().map_err(StoreError::Corrupt)
+}
+
+pub(crate) fn parse_manifest(s: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("model manifest: {e}")))
+}
+
+/// Turns runs (newest first, with start times) into periods: each ends where the next began.
+pub(crate) fn close_runs(mut runs: Vec<ModelRun>) -> Vec<ModelRun> {
+    for i in 1..runs.len() {
+        let newer_start = runs[i - 1].started_at;
+        runs[i].ended_at = Some(newer_start);
+    }
+    runs
 }
 
 pub(crate) fn parse_camera_state(s: &str) -> Result<maskgate_api_types::CameraState, StoreError> {

@@ -4,7 +4,10 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use maskgate_api_types::{Device, DeviceStatus, Heartbeat, NewVisit, Role, Visit};
+use maskgate_api_types::{
+    AssignmentAction, Device, DeviceStatus, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit,
+    Role, Visit,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -13,8 +16,9 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    DeviceVisits, Position, SlotCount, Store, StoreError, UserRecord, VisitFilter, conflict_as,
-    parse_camera_state, parse_role, tally_slots,
+    DeviceVisits, ModelUsage, NewModel, Position, SlotCount, Store, StoreError, UserRecord,
+    VisitFilter, close_runs, conflict_as, parse_action, parse_camera_state, parse_manifest,
+    parse_role, tally_slots,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -123,7 +127,25 @@ impl SqliteStore {
 }
 
 const DEVICE_COLUMNS: &str = "id, name, created_at, last_seen_at, reported_at, queue_depth, \
-     oldest_queued_at, last_upload_at, camera_state, model_version";
+     oldest_queued_at, last_upload_at, camera_state, model_version, model_sha256, model_error, \
+     assigned_model_id";
+
+const MODEL_COLUMNS: &str =
+    "id, name, version, sha256, size_bytes, manifest, uploaded_at, uploaded_by";
+
+fn model_from_row(row: &SqliteRow) -> Result<Model, StoreError> {
+    let size: i64 = row.try_get("size_bytes")?;
+    Ok(Model {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        sha256: row.try_get("sha256")?,
+        size_bytes: size.max(0) as u64,
+        uploaded_at: parse_ts(&row.try_get::<String, _>("uploaded_at")?)?,
+        uploaded_by: row.try_get("uploaded_by")?,
+        manifest: parse_manifest(&row.try_get::<String, _>("manifest")?)?,
+    })
+}
 
 fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
     let reported_at: Option<String> = row.try_get("reported_at")?;
@@ -138,6 +160,8 @@ fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
                 last_upload_at: opt_ts(row.try_get("last_upload_at")?)?,
                 camera_state: parse_camera_state(&camera_state)?,
                 model_version: row.try_get("model_version")?,
+                model_sha256: row.try_get("model_sha256")?,
+                model_error: row.try_get("model_error")?,
             })
         }
         None => None,
@@ -148,6 +172,7 @@ fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
         last_seen_at: opt_ts(row.try_get("last_seen_at")?)?,
         status,
+        assigned_model_id: row.try_get("assigned_model_id")?,
     })
 }
 
@@ -344,10 +369,29 @@ impl Store for SqliteStore {
         heartbeat: &Heartbeat,
         now: DateTime<Utc>,
     ) -> Result<Device, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT model_version FROM devices WHERE id = ?")
+                .bind(device_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if let Some(model) = &heartbeat.model_version
+            && before.as_ref() != Some(model)
+        {
+            sqlx::query(
+                "INSERT INTO model_runs (device_id, model, sha256, started_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(device_id)
+            .bind(model)
+            .bind(heartbeat.model_sha256.as_deref())
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
         let row = sqlx::query(&format!(
             "UPDATE devices SET last_seen_at = ?, reported_at = ?, queue_depth = ?, \
-             oldest_queued_at = ?, last_upload_at = ?, camera_state = ?, model_version = ? \
-             WHERE id = ? RETURNING {DEVICE_COLUMNS}"
+             oldest_queued_at = ?, last_upload_at = ?, camera_state = ?, model_version = ?, \
+             model_sha256 = ?, model_error = ? WHERE id = ? RETURNING {DEVICE_COLUMNS}"
         ))
         .bind(ts(now))
         .bind(ts(now))
@@ -356,10 +400,196 @@ impl Store for SqliteStore {
         .bind(heartbeat.last_upload_at.map(ts))
         .bind(heartbeat.camera_state.as_str())
         .bind(heartbeat.model_version.as_deref())
+        .bind(heartbeat.model_sha256.as_deref())
+        .bind(heartbeat.model_error.as_deref())
         .bind(device_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         device_from_row(&row)
+    }
+
+    async fn device_by_id(&self, id: i64) -> Result<Option<Device>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(device_from_row)
+        .transpose()
+    }
+
+    async fn create_model(
+        &self,
+        model: &NewModel<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Model, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO model_files (sha256, content) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(model.sha256)
+        .bind(model.content)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO models (name, version, sha256, size_bytes, manifest, uploaded_at, \
+             uploaded_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {MODEL_COLUMNS}"
+        ))
+        .bind(model.name)
+        .bind(model.version)
+        .bind(model.sha256)
+        .bind(model.content.len() as i64)
+        .bind(model.manifest)
+        .bind(ts(now))
+        .bind(model.uploaded_by)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_as(format!(
+            "model `{}@{}`",
+            model.name, model.version
+        )))?;
+        tx.commit().await?;
+        model_from_row(&row)
+    }
+
+    async fn list_models(&self) -> Result<Vec<Model>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {MODEL_COLUMNS} FROM models ORDER BY id DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(model_from_row)
+        .collect()
+    }
+
+    async fn model_by_id(&self, id: i64) -> Result<Option<Model>, StoreError> {
+        sqlx::query(&format!("SELECT {MODEL_COLUMNS} FROM models WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(model_from_row)
+            .transpose()
+    }
+
+    async fn model_file(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT content FROM model_files WHERE sha256 = ?")
+                .bind(sha256)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn assign_model(
+        &self,
+        device_ids: &[i64],
+        model_id: Option<i64>,
+        action: AssignmentAction,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut previous = Vec::with_capacity(device_ids.len());
+        for &device_id in device_ids {
+            let before: Option<i64> =
+                sqlx::query_scalar("SELECT assigned_model_id FROM devices WHERE id = ?")
+                    .bind(device_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query("UPDATE devices SET assigned_model_id = ? WHERE id = ?")
+                .bind(model_id)
+                .bind(device_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO model_assignments (device_id, model_id, previous_model_id, action, \
+                 assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(device_id)
+            .bind(model_id)
+            .bind(before)
+            .bind(action.as_str())
+            .bind(ts(now))
+            .bind(by)
+            .execute(&mut *tx)
+            .await?;
+            previous.push(before);
+        }
+        tx.commit().await?;
+        Ok(previous)
+    }
+
+    async fn assignments(&self, device_id: i64) -> Result<Vec<ModelAssignment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.device_id, d.name AS device, a.model_id, a.previous_model_id, a.action, \
+             a.assigned_at, a.assigned_by FROM model_assignments a \
+             JOIN devices d ON d.id = a.device_id WHERE a.device_id = ? ORDER BY a.id DESC",
+        )
+        .bind(device_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ModelAssignment {
+                    device_id: row.try_get("device_id")?,
+                    device: row.try_get("device")?,
+                    model_id: row.try_get("model_id")?,
+                    previous_model_id: row.try_get("previous_model_id")?,
+                    action: parse_action(&row.try_get::<String, _>("action")?)?,
+                    assigned_at: parse_ts(&row.try_get::<String, _>("assigned_at")?)?,
+                    assigned_by: row.try_get("assigned_by")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn model_runs(&self, device_id: i64) -> Result<Vec<ModelRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT model, sha256, started_at FROM model_runs WHERE device_id = ? \
+             ORDER BY id DESC",
+        )
+        .bind(device_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let runs = rows
+            .iter()
+            .map(|row| {
+                Ok(ModelRun {
+                    model: row.try_get("model")?,
+                    sha256: row.try_get("sha256")?,
+                    started_at: parse_ts(&row.try_get::<String, _>("started_at")?)?,
+                    ended_at: None,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(close_runs(runs))
+    }
+
+    async fn model_usage(&self, since: DateTime<Utc>) -> Result<Vec<ModelUsage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT device_id, model, COUNT(*) AS visits, SUM(passed) AS passed, \
+             SUM(mask_score) AS score_sum FROM visits WHERE captured_at >= ? \
+             GROUP BY device_id, model",
+        )
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ModelUsage {
+                    device_id: row.try_get("device_id")?,
+                    model: row.try_get("model")?,
+                    visits: row.try_get("visits")?,
+                    passed: row.try_get("passed")?,
+                    score_sum: row.try_get("score_sum")?,
+                })
+            })
+            .collect()
     }
 
     async fn insert_visit_batches(

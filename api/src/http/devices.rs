@@ -101,6 +101,20 @@ pub(crate) async fn record_heartbeat(
             "model_version must be 1 to 128 printable characters".into(),
         ));
     }
+    if let Some(sha) = &heartbeat.model_sha256
+        && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err(ApiError::Validation(
+            "model_sha256 must be 64 hexadecimal digits".into(),
+        ));
+    }
+    if let Some(error) = &heartbeat.model_error
+        && error.chars().count() > 1000
+    {
+        return Err(ApiError::Validation(
+            "model_error must be at most 1000 characters".into(),
+        ));
+    }
     if heartbeat.queue_depth > i64::MAX as u64 {
         return Err(ApiError::Validation("queue_depth is out of range".into()));
     }

@@ -7,10 +7,12 @@
 pub mod error;
 pub mod extract;
 
+mod assignments;
 mod auth;
 mod devices;
 mod health;
 mod metrics;
+mod models;
 mod openapi;
 mod stats;
 mod stream;
@@ -60,6 +62,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How far in the future a visit's `captured_at` may be (device clocks drift).
     pub max_clock_skew: Duration,
+    /// The largest model file `POST /api/v1/models` accepts, in bytes.
+    pub max_model_bytes: usize,
 }
 
 impl Default for Settings {
@@ -72,6 +76,7 @@ impl Default for Settings {
             login_window: Duration::minutes(15),
             max_body_bytes: 2 * 1024 * 1024,
             max_clock_skew: Duration::minutes(5),
+            max_model_bytes: maskgate_api_types::DEFAULT_MAX_MODEL_BYTES as usize,
         }
     }
 }
@@ -129,7 +134,28 @@ impl AppState {
 
 /// Every documented route, registered together with its OpenAPI operation.
 pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+    api_router_with(maskgate_api_types::DEFAULT_MAX_MODEL_BYTES as usize)
+}
+
+/// [`api_router`] with the model upload accepting files of up to `max_model_bytes`.
+fn api_router_with(max_model_bytes: usize) -> OpenApiRouter<AppState> {
+    // The upload route alone takes bodies larger than JSON routes do (room for the form's
+    // manifest and boundaries on top of the file).
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(models::upload_model, models::list_models))
+        .layer(DefaultBodyLimit::max(
+            max_model_bytes.saturating_add(1 << 20),
+        ));
     OpenApiRouter::with_openapi(openapi::base_doc())
+        .merge(uploads)
+        .routes(routes!(models::get_model))
+        .routes(routes!(models::get_model_file))
+        .routes(routes!(models::rollout_model, models::get_rollout))
+        .routes(routes!(assignments::assign_device_model))
+        .routes(routes!(assignments::rollback_device_model))
+        .routes(routes!(assignments::get_model_history))
+        .routes(routes!(assignments::get_assigned_model))
+        .routes(routes!(assignments::get_assigned_model_file))
         .routes(routes!(health::get_health))
         .routes(routes!(metrics::get_metrics))
         .routes(routes!(openapi::get_openapi))
@@ -143,7 +169,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
 
 /// The complete application: routes, JSON fallbacks, limits, metrics and tracing.
 pub fn router(state: AppState) -> Router {
-    let (routes, _doc) = api_router().split_for_parts();
+    let (routes, _doc) = api_router_with(state.settings.max_model_bytes).split_for_parts();
     routes
         .route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .fallback(not_found)

@@ -54,6 +54,8 @@ backend_tests! {
             last_upload_at: None,
             camera_state: CameraState::TooDark,
             model_version: Some("maskgate-cnn@1.0.0".into()),
+            model_sha256: None,
+            model_error: None,
         };
         let response = app.client.post(app.url("/api/v1/devices/heartbeat")).bearer_auth(&door)
             .json(&heartbeat).send().await.expect("heartbeat");

@@ -85,6 +85,17 @@ async fn the_openapi_document_covers_every_route() {
         "POST /api/v1/devices",
         "POST /api/v1/devices/heartbeat",
         "GET /api/v1/stream",
+        "GET /api/v1/models",
+        "POST /api/v1/models",
+        "GET /api/v1/models/{id}",
+        "GET /api/v1/models/{id}/file",
+        "GET /api/v1/models/{id}/rollout",
+        "POST /api/v1/models/{id}/rollout",
+        "PUT /api/v1/devices/{id}/model",
+        "POST /api/v1/devices/{id}/model/rollback",
+        "GET /api/v1/devices/{id}/model-history",
+        "GET /api/v1/devices/me/model",
+        "GET /api/v1/devices/me/model/{sha256}",
     ]
     .into_iter()
     .map(String::from)
@@ -98,6 +109,9 @@ async fn the_openapi_document_covers_every_route() {
         "Heartbeat",
         "ErrorBody",
         "LoginResponse",
+        "Model",
+        "RolloutStatus",
+        "ModelHistory",
     ] {
         assert!(
             doc["components"]["schemas"][schema].is_object(),

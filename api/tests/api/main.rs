@@ -6,6 +6,7 @@ mod auth;
 mod devices;
 mod docs_and_metrics;
 mod history;
+mod models;
 mod stats;
 mod stream;
 mod visits;

@@ -66,6 +66,11 @@ impl DoorDecider {
         decisions
     }
 
+    /// Changes the pass threshold for people seen from now on (a new model has its own).
+    pub fn set_threshold(&mut self, threshold: f32) {
+        self.voter_config.threshold = threshold;
+    }
+
     /// The number of people currently tracked.
     pub fn tracked(&self) -> usize {
         self.voters.len()
