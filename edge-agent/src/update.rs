@@ -9,7 +9,7 @@
 //! a model that loads and has the right shapes can still have its labels swapped or expect
 //! another colour order, and that would fail every masked visitor.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -164,24 +164,39 @@ pub struct AgreementRule {
     pub min_agreement: f32,
 }
 
-/// Judges an agreement count: `Ok` with a note for the log, or `Err` with the reason.
-pub fn judge_agreement(same: usize, of: usize, rule: AgreementRule) -> Result<String, String> {
-    if of < rule.min_faces.max(1) {
-        return Ok(format!(
-            "not compared with the running model: only {of} recent faces (needs {})",
-            rule.min_faces.max(1)
+/// What the pipeline did with a model it was handed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapVerdict {
+    /// Swapped in; a note for the log.
+    Swapped(String),
+    /// Not yet: too few recent faces to compare on. Offered again later.
+    Deferred(String),
+    /// Refused, with the reason. Not offered again.
+    Refused(String),
+}
+
+/// Judges an agreement count. With fewer faces than the rule needs, the swap waits: a
+/// model nobody could check must not replace one that works.
+pub fn judge_agreement(same: usize, of: usize, rule: AgreementRule) -> SwapVerdict {
+    if of < rule.min_faces {
+        return SwapVerdict::Deferred(format!(
+            "waiting to compare it with the running model: {of} of {} recent faces seen",
+            rule.min_faces
         ));
+    }
+    if of == 0 {
+        return SwapVerdict::Swapped("not compared (model_update.min_faces = 0)".into());
     }
     let share = same as f32 / of as f32;
     if share + f32::EPSILON < rule.min_agreement {
-        Err(format!(
+        SwapVerdict::Refused(format!(
             "fails the self-test on this door's recent faces: agrees with the running model \
              on {same} of {of} ({:.0} %, needs {:.0} %)",
             share * 100.0,
             rule.min_agreement * 100.0
         ))
     } else {
-        Ok(format!(
+        SwapVerdict::Swapped(format!(
             "agrees with the running model on {same} of {of} recent faces"
         ))
     }
@@ -194,8 +209,8 @@ pub struct SwapRequest {
     pub classifier: Classifier,
     /// Compare it with the running model on recent faces first (not for the installed one).
     pub compare: bool,
-    /// `Ok(note)` when swapped in, `Err(reason)` when refused.
-    pub reply: oneshot::Sender<Result<String, String>>,
+    /// The pipeline's verdict.
+    pub reply: oneshot::Sender<SwapVerdict>,
 }
 
 /// Errors of the model folder.
@@ -208,8 +223,10 @@ pub struct ModelDirError {
     pub source: std::io::Error,
 }
 
-/// The folder of downloaded models: `<sha256>.onnx`, `<sha256>.json` (its manifest) and
-/// `active` (the SHA-256 of the model in use; absent: the installed model).
+/// The folder of downloaded models: `<key>.onnx`, `<key>.json` (its manifest) and `active`
+/// (the key of the model in use; absent: the installed model). A key is the registry id and
+/// the SHA-256 (`12-3fa4…`): two registry models may share one ONNX file with different
+/// manifests.
 #[derive(Debug, Clone)]
 pub struct ModelDir {
     dir: PathBuf,
@@ -230,10 +247,9 @@ impl ModelDir {
 
     /// The manifest of the active downloaded model, if one is active.
     pub fn active_manifest(&self) -> Option<PathBuf> {
-        let sha = std::fs::read_to_string(self.dir.join("active")).ok()?;
-        let sha = sha.trim();
-        (sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit()))
-            .then(|| self.dir.join(format!("{sha}.json")))
+        let key = std::fs::read_to_string(self.dir.join("active")).ok()?;
+        let key = key.trim();
+        is_key(key).then(|| self.dir.join(format!("{key}.json")))
     }
 
     /// Writes a file whole or not at all: a temporary file, fsync, rename, fsync the folder.
@@ -252,25 +268,25 @@ impl ModelDir {
         Ok(path)
     }
 
-    /// Stores a downloaded model and its manifest (pointed at the stored file); returns
-    /// the manifest's path.
+    /// Stores a downloaded model and its manifest (pointed at the stored file) under `key`;
+    /// returns the manifest's path.
     pub fn store(
         &self,
-        sha256: &str,
+        key: &str,
         onnx: &[u8],
         manifest: &serde_json::Value,
     ) -> Result<PathBuf, ModelDirError> {
-        self.write_atomic(&format!("{sha256}.onnx"), onnx)?;
+        self.write_atomic(&format!("{key}.onnx"), onnx)?;
         let mut manifest = manifest.clone();
-        manifest["file"] = serde_json::Value::String(format!("{sha256}.onnx"));
+        manifest["file"] = serde_json::Value::String(format!("{key}.onnx"));
         let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        self.write_atomic(&format!("{sha256}.json"), &text)
+        self.write_atomic(&format!("{key}.json"), &text)
     }
 
     /// Marks a stored model as the one to load at start; `None`: the installed model.
-    pub fn set_active(&self, sha256: Option<&str>) -> Result<(), ModelDirError> {
-        match sha256 {
-            Some(sha) => self.write_atomic("active", sha.as_bytes()).map(|_| ()),
+    pub fn set_active(&self, key: Option<&str>) -> Result<(), ModelDirError> {
+        match key {
+            Some(key) => self.write_atomic("active", key.as_bytes()).map(|_| ()),
             None => match std::fs::remove_file(self.dir.join("active")) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     Err(Self::err(&self.dir.join("active"))(e))
@@ -278,6 +294,25 @@ impl ModelDir {
                 _ => Ok(()),
             },
         }
+    }
+
+    /// The manifest path of the model stored under `key`.
+    pub fn manifest(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    /// Whether the model under `key` was refused on this door.
+    pub fn is_refused(&self, key: &str) -> bool {
+        std::fs::read_to_string(self.dir.join("refused"))
+            .is_ok_and(|text| text.lines().any(|line| line.trim() == key))
+    }
+
+    /// Remembers that the model under `key` was refused, across restarts.
+    pub fn add_refused(&self, key: &str) -> Result<(), ModelDirError> {
+        let mut text = std::fs::read_to_string(self.dir.join("refused")).unwrap_or_default();
+        text.push_str(key);
+        text.push('\n');
+        self.write_atomic("refused", text.as_bytes()).map(|_| ())
     }
 
     /// Deletes stored models other than `keep` (the running one).
@@ -288,11 +323,25 @@ impl ModelDir {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let stem = name.split('.').next().unwrap_or_default();
-            if stem.len() == 64 && stem != keep {
+            if is_key(stem) && stem != keep {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
     }
+}
+
+/// The folder key of a registry model.
+pub fn model_key(id: i64, sha256: &str) -> String {
+    format!("{id}-{}", sha256.to_ascii_lowercase())
+}
+
+fn is_key(s: &str) -> bool {
+    s.split_once('-').is_some_and(|(id, sha)| {
+        !id.is_empty()
+            && id.chars().all(|c| c.is_ascii_digit())
+            && sha.len() == 64
+            && sha.chars().all(|c| c.is_ascii_hexdigit())
+    })
 }
 
 /// Asks the server for the assigned model every `poll` and brings the door to it.
@@ -328,11 +377,18 @@ impl Updater {
                 return;
             }
         };
-        // A model that failed here is not tried again until the server assigns another.
-        let mut refused: HashSet<String> = HashSet::new();
+        let mut deferred_logged = None;
         while !*stop.borrow() {
-            if let Err(e) = self.poll_once(&client, &mut refused).await {
-                tracing::debug!(error = %e, "model update check failed; will retry");
+            match self.poll_once(&client).await {
+                Ok(Some(note)) => {
+                    // Said once per model, not once per poll.
+                    if deferred_logged.as_ref() != Some(&note) {
+                        tracing::info!(%note, "the assigned model waits");
+                        deferred_logged = Some(note);
+                    }
+                }
+                Ok(None) => deferred_logged = None,
+                Err(e) => tracing::debug!(error = %e, "model update check failed; will retry"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}
@@ -341,13 +397,10 @@ impl Updater {
         }
     }
 
-    /// One check: fetch the assignment and act on it. `Err` only for transient failures
-    /// (network, server), which the next poll retries.
-    pub async fn poll_once(
-        &self,
-        client: &reqwest::Client,
-        refused: &mut HashSet<String>,
-    ) -> Result<(), String> {
+    /// One check: fetch the assignment and act on it. `Ok(Some(note))` when the assigned
+    /// model waits for enough faces to be checked on; `Err` only for transient failures
+    /// (network, server, disk), which the next poll retries.
+    pub async fn poll_once(&self, client: &reqwest::Client) -> Result<Option<String>, String> {
         let base = self.server_url.trim_end_matches('/');
         let response = client
             .get(format!("{base}/api/v1/devices/me/model"))
@@ -364,15 +417,65 @@ impl Updater {
             .map_err(|e| format!("unreadable assignment: {e}"))?;
         let running = self.status.get();
         let Some(model) = assigned.model else {
-            return self.return_to_installed(&running).await;
+            return self.return_to_installed(&running).await.map(|()| None);
         };
         let sha = model.sha256.to_ascii_lowercase();
         if sha == running.sha256 && model.model_id() == running.version {
-            return Ok(());
+            // Already running it (after a rollback to it, say): nothing is wrong any more.
+            if running.error.is_some() {
+                self.status.set_error(None);
+            }
+            return Ok(None);
         }
-        if refused.contains(&format!("{sha}/{}", model.model_id())) {
-            return Ok(());
+        let key = model_key(model.id, &sha);
+        // A model refused here (also before a restart) is not tried again until the
+        // server assigns another.
+        if self.dir.is_refused(&key) {
+            return Ok(None);
         }
+        let candidate = match self.cached(&key).await {
+            Some(candidate) => candidate,
+            None => match self.download(client, &model, &sha, &key).await? {
+                Ok(candidate) => candidate,
+                Err(reason) => return Ok(self.refuse(&key, &model.model_id(), reason)),
+            },
+        };
+        match self.swap(candidate, true).await? {
+            SwapVerdict::Swapped(note) => {
+                tracing::info!(model = %model.model_id(), %note, "now running the assigned model");
+                if let Err(e) = self.dir.set_active(Some(&key)) {
+                    tracing::error!(error = %e, "cannot record the active model; a restart will load the previous one");
+                }
+                self.dir.prune(&key);
+                Ok(None)
+            }
+            SwapVerdict::Deferred(note) => Ok(Some(format!("{}: {note}", model.model_id()))),
+            SwapVerdict::Refused(reason) => Ok(self.refuse(&key, &model.model_id(), reason)),
+        }
+    }
+
+    /// The model stored under `key` by an earlier poll, if it still loads.
+    async fn cached(&self, key: &str) -> Option<Classifier> {
+        let manifest = self.dir.manifest(key);
+        if !manifest.exists() {
+            return None;
+        }
+        tokio::task::spawn_blocking(move || Classifier::load(&manifest).ok())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Downloads, checks and loads a model. The outer `Err` is transient (retry); the
+    /// inner one means the model itself is unusable here.
+    async fn download(
+        &self,
+        client: &reqwest::Client,
+        model: &maskgate_api_types::Model,
+        sha: &str,
+        key: &str,
+    ) -> Result<Result<Classifier, String>, String> {
+        let base = self.server_url.trim_end_matches('/');
         tracing::info!(model = %model.model_id(), sha256 = %sha, "the server assigned a new model; downloading");
         let response = client
             .get(format!("{base}/api/v1/devices/me/model/{sha}"))
@@ -396,53 +499,33 @@ impl Updater {
         }
         let dir = self.dir.clone();
         let manifest = model.manifest.clone();
-        let sha_for_store = sha.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let path = dir
-                .store(&sha_for_store, &bytes, &manifest)
-                .map_err(|e| (e.to_string(), true))?;
-            Classifier::load(&path).map_err(|e| (e.to_string(), false))
+        let store_key = key.to_owned();
+        let stored = tokio::task::spawn_blocking(move || {
+            let path = dir.store(&store_key, &bytes, &manifest)?;
+            Ok::<_, ModelDirError>(Classifier::load(&path).map_err(|e| e.to_string()))
         })
         .await
         .map_err(|e| e.to_string())?;
-        let candidate = match loaded {
-            Ok(candidate) => candidate,
-            // A full disk is transient: retry; a model that does not load here is not.
-            Err((reason, true)) => {
+        match stored {
+            Ok(loaded) => Ok(loaded),
+            // A full disk is no fault of the model: say so, and retry.
+            Err(e) => {
                 self.status
-                    .set_error(Some(format!("cannot store {}: {reason}", model.model_id())));
-                return Err(reason);
+                    .set_error(Some(format!("cannot store {}: {e}", model.model_id())));
+                Err(e.to_string())
             }
-            Err((reason, false)) => {
-                return self.refuse(refused, &sha, &model.model_id(), reason);
-            }
-        };
-        match self.swap(candidate, true).await? {
-            Ok(note) => {
-                tracing::info!(model = %model.model_id(), %note, "now running the assigned model");
-                if let Err(e) = self.dir.set_active(Some(&sha)) {
-                    tracing::error!(error = %e, "cannot record the active model; a restart will load the previous one");
-                }
-                self.dir.prune(&sha);
-                Ok(())
-            }
-            Err(reason) => self.refuse(refused, &sha, &model.model_id(), reason),
         }
     }
 
-    fn refuse(
-        &self,
-        refused: &mut HashSet<String>,
-        sha: &str,
-        model: &str,
-        reason: String,
-    ) -> Result<(), String> {
+    fn refuse(&self, key: &str, model: &str, reason: String) -> Option<String> {
         let running = self.status.get().version;
         tracing::error!(%model, %reason, %running, "refused the assigned model; keeping the running one");
-        refused.insert(format!("{sha}/{model}"));
+        if let Err(e) = self.dir.add_refused(key) {
+            tracing::warn!(error = %e, "cannot remember the refusal; will check the model again after a restart");
+        }
         self.status
             .set_error(Some(format!("refused {model}: {reason}")));
-        Ok(())
+        None
     }
 
     async fn return_to_installed(&self, running: &RunningModel) -> Result<(), String> {
@@ -466,22 +549,18 @@ impl Updater {
         }
         tracing::info!(model = %classifier.model_id(), "no model assigned any more: back to the installed one");
         match self.swap(classifier, false).await? {
-            Ok(_) => {
+            SwapVerdict::Swapped(_) => {
                 if let Err(e) = self.dir.set_active(None) {
                     tracing::error!(error = %e, "cannot clear the active model");
                 }
                 Ok(())
             }
-            Err(reason) => Err(reason),
+            SwapVerdict::Deferred(reason) | SwapVerdict::Refused(reason) => Err(reason),
         }
     }
 
     /// Hands a model to the pipeline thread and waits for its verdict.
-    async fn swap(
-        &self,
-        classifier: Classifier,
-        compare: bool,
-    ) -> Result<Result<String, String>, String> {
+    async fn swap(&self, classifier: Classifier, compare: bool) -> Result<SwapVerdict, String> {
         let (reply, verdict) = oneshot::channel();
         self.swaps
             .send(SwapRequest {
@@ -493,15 +572,15 @@ impl Updater {
         let verdict = verdict
             .await
             .map_err(|_| "the pipeline has stopped".to_string())?;
-        if verdict.is_ok() {
-            // The pipeline updated the status on swapping; nothing failed.
+        if matches!(verdict, SwapVerdict::Swapped(_)) {
             self.status.set_error(None);
         }
         Ok(verdict)
     }
 }
 
-/// The pipeline thread's side of a swap: compare (when asked), then swap or refuse.
+/// The pipeline thread's side of a swap: compare (when asked), then swap, wait or refuse.
+/// Returns the new pass threshold when it swapped.
 pub fn apply_swap(
     request: SwapRequest,
     running: &mut Arc<Classifier>,
@@ -514,13 +593,14 @@ pub fn apply_swap(
     let new_threshold = threshold_override.unwrap_or_else(|| candidate.threshold());
     let verdict = if request.compare {
         let old_threshold = threshold_override.unwrap_or_else(|| running.threshold());
-        recent
-            .agreement(running, old_threshold, &candidate, new_threshold)
-            .and_then(|(same, of)| judge_agreement(same, of, rule))
+        match recent.agreement(running, old_threshold, &candidate, new_threshold) {
+            Ok((same, of)) => judge_agreement(same, of, rule),
+            Err(e) => SwapVerdict::Refused(format!("fails on this door's faces: {e}")),
+        }
     } else {
-        Ok("the installed model".to_string())
+        SwapVerdict::Swapped("the installed model".to_string())
     };
-    let swapped = verdict.is_ok();
+    let swapped = matches!(verdict, SwapVerdict::Swapped(_));
     if swapped {
         status.set_running(&candidate);
         *running = Arc::new(candidate);
@@ -539,23 +619,38 @@ mod tests {
     };
 
     #[test]
-    fn too_few_faces_skip_the_comparison_and_say_so() {
-        let note = judge_agreement(0, 3, RULE).expect("skipped");
-        assert!(note.contains("only 3 recent faces"), "{note}");
+    fn with_too_few_faces_the_swap_waits_and_says_so() {
+        let SwapVerdict::Deferred(note) = judge_agreement(3, 3, RULE) else {
+            panic!("a model nobody could check went in");
+        };
+        assert!(note.contains("3 of 4 recent faces"), "{note}");
+        let off = AgreementRule {
+            min_faces: 0,
+            min_agreement: 0.75,
+        };
+        assert!(matches!(
+            judge_agreement(0, 0, off),
+            SwapVerdict::Swapped(_)
+        ));
     }
 
     #[test]
     fn a_model_that_disagrees_too_often_is_refused_with_the_numbers() {
-        let reason = judge_agreement(2, 8, RULE).expect_err("refused");
+        let SwapVerdict::Refused(reason) = judge_agreement(2, 8, RULE) else {
+            panic!("not refused");
+        };
         assert!(
             reason.contains("2 of 8") && reason.contains("25 %"),
             "{reason}"
         );
         assert!(
-            judge_agreement(6, 8, RULE).is_ok(),
+            matches!(judge_agreement(6, 8, RULE), SwapVerdict::Swapped(_)),
             "exactly the share needed passes"
         );
-        assert!(judge_agreement(8, 8, RULE).is_ok());
+        assert!(matches!(
+            judge_agreement(8, 8, RULE),
+            SwapVerdict::Swapped(_)
+        ));
     }
 
     #[test]
@@ -563,7 +658,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mg-models-{}", uuid::Uuid::new_v4().simple()));
         let models = ModelDir::new(&dir);
         assert_eq!(models.active_manifest(), None);
-        let sha = "a".repeat(64);
+        let sha = model_key(7, &"a".repeat(64));
         let manifest = serde_json::json!({"name": "m", "file": "elsewhere.onnx"});
         let path = models.store(&sha, b"onnx", &manifest).expect("store");
         let written: serde_json::Value =
@@ -574,7 +669,13 @@ mod tests {
         models.set_active(None).expect("deactivate");
         assert_eq!(models.active_manifest(), None);
         models.set_active(None).expect("deactivating twice is fine");
-        let other = "b".repeat(64);
+        assert!(!models.is_refused(&sha));
+        models.add_refused(&sha).expect("refuse");
+        assert!(
+            ModelDir::new(&dir).is_refused(&sha),
+            "a refusal survives a restart"
+        );
+        let other = model_key(8, &"b".repeat(64));
         models.store(&other, b"x", &manifest).expect("store");
         models.prune(&other);
         assert!(!dir.join(format!("{sha}.onnx")).exists());

@@ -142,6 +142,89 @@ impl Site {
             .expect("device list")
     }
 
+    /// An admin request with a JSON body; returns status and JSON answer.
+    async fn admin_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base()))
+            .bearer_auth(self.admin_token.as_deref().expect("logged in"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// Uploads a model as the admin app does.
+    async fn upload_model(
+        &self,
+        manifest: &serde_json::Value,
+        onnx: Vec<u8>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        use reqwest::multipart::{Form, Part};
+        let form = Form::new()
+            .part("manifest", Part::text(manifest.to_string()))
+            .part("model", Part::bytes(onnx).file_name("model.onnx"));
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/models", self.base()))
+            .bearer_auth(self.admin_token.as_deref().expect("logged in"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        let status = response.status();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// Waits until the door's heartbeat satisfies `ok`; returns its status.
+    async fn wait_for_status(
+        &self,
+        what: &str,
+        door: &Path,
+        ok: impl Fn(&maskgate_api_types::DeviceStatus) -> bool,
+    ) -> maskgate_api_types::DeviceStatus {
+        let started = Instant::now();
+        loop {
+            let devices = self.devices().await;
+            if let Some(status) = devices.items[0].status.clone()
+                && ok(&status)
+            {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{what}: not within 60 s; last status {:?}; agent log:\n{}",
+                devices.items[0].status,
+                log_tail(&door.join("agent.log"))
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The models named by the visits stored since `after` (ids not in it).
+    async fn visit_models_since(&self, seen: &HashSet<Uuid>) -> Vec<String> {
+        let page: VisitPage = reqwest::Client::new()
+            .get(format!("{}/api/v1/visits", self.base()))
+            .bearer_auth(self.admin_token.as_deref().expect("logged in"))
+            .query(&[("limit", "500")])
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("page");
+        page.items
+            .iter()
+            .filter(|v| !seen.contains(&v.id))
+            .map(|v| v.model.clone())
+            .collect()
+    }
+
     /// Every visit id the server holds, in the order it lists them.
     async fn visit_ids(&self) -> Vec<Uuid> {
         let client = reqwest::Client::new();
@@ -238,6 +321,10 @@ path = "queue.db"
 
 [heartbeat]
 interval_s = 1
+
+[model_update]
+dir = "models"
+poll_s = 1
 "#,
         frames = frames.display(),
         detector = shared.join("models/ultraface-rfb-320.onnx").display(),
@@ -477,6 +564,175 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
         decided.len(),
         stored.len()
     );
+    site.kill();
+    std::fs::remove_dir_all(door.parent().expect("dir")).ok();
+}
+
+/// The shipped model's manifest with another version (and other changes), and its file.
+fn shipped_model_as(version: &str, changes: serde_json::Value) -> (serde_json::Value, Vec<u8>) {
+    let dir = workspace_root().join("models");
+    let text = std::fs::read_to_string(dir.join("maskgate-cnn-v1.json")).expect("manifest");
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).expect("json");
+    manifest["version"] = version.into();
+    for (key, value) in changes.as_object().expect("object") {
+        manifest[key] = value.clone();
+    }
+    let onnx = std::fs::read(dir.join("maskgate-cnn-v1.onnx")).expect("model");
+    (manifest, onnx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_door_takes_its_assigned_model_refuses_a_bad_one_and_rolls_back() {
+    let Some(shared) = shared() else { return };
+    let _serial = SERIAL.lock().await;
+    let (door, mut site, frames) = setup(&shared, 8);
+    let config = door_config(&door, "edge.toml", &frames, &shared, site.port, true);
+    site.start().await;
+    let agent = Agent::start(&door, &config, false);
+    // Faces to compare models on.
+    agent
+        .wait_for_decisions(4, Duration::from_secs(60), &door)
+        .await;
+    let device_id = site.devices().await.items[0].id;
+
+    // A broken file is refused at upload; nothing reaches the door.
+    let (mut manifest, onnx) = shipped_model_as("9.9.9", serde_json::json!({}));
+    let truncated = onnx[..onnx.len() / 3].to_vec();
+    manifest["sha256"] = maskgate_model::sha256_hex(&truncated).into();
+    let (status, body) = site.upload_model(&manifest, truncated).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // A new model: uploaded, assigned to this door, picked up, and named by new visits.
+    let (manifest, onnx) = shipped_model_as("1.1.0", serde_json::json!({}));
+    let (status, v11) = site.upload_model(&manifest, onnx).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{v11}");
+    let (status, body) = site
+        .admin_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/models/{}/rollout", v11["id"]),
+            Some(serde_json::json!({"devices": ["front-door"]})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let before: HashSet<Uuid> = site.visit_ids().await.into_iter().collect();
+    site.wait_for_status("the door runs 1.1.0", &door, |s| {
+        s.model_version.as_deref() == Some("maskgate-cnn@1.1.0") && s.model_error.is_none()
+    })
+    .await;
+    let started = Instant::now();
+    loop {
+        let models = site.visit_models_since(&before).await;
+        if models.iter().any(|m| m == "maskgate-cnn@1.1.0") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no visit names 1.1.0: {models:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A model that loads and passes the server's checks but reads the wrong output as the
+    // mask score: the door's self-test on its recent faces refuses it and keeps 1.1.0.
+    let (swapped, onnx) = shipped_model_as("1.2.0-swapped", serde_json::json!({"mask_index": 1}));
+    let (status, v12) = site.upload_model(&swapped, onnx).await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::CREATED,
+        "the server cannot tell: {v12}"
+    );
+    let (status, _) = site
+        .admin_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/devices/{device_id}/model"),
+            Some(serde_json::json!({"model_id": v12["id"]})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let refused = site
+        .wait_for_status("the door refuses 1.2.0-swapped", &door, |s| {
+            s.model_error.is_some()
+        })
+        .await;
+    assert_eq!(refused.model_version.as_deref(), Some("maskgate-cnn@1.1.0"));
+    let error = refused.model_error.unwrap_or_default();
+    assert!(error.contains("self-test"), "{error}");
+    eprintln!("door refused the swapped model: {error}");
+
+    // kill -9 and restart: the door comes back on the model it accepted, not the installed one.
+    agent.kill();
+    let agent = Agent::start(&door, &config, false);
+    let log_before = std::fs::read_to_string(door.join("agent.log"))
+        .unwrap_or_default()
+        .len();
+    let started = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(door.join("agent.log")).unwrap_or_default();
+        if log[log_before.min(log.len())..].contains("classifier loaded") {
+            assert!(
+                log[log_before.min(log.len())..].contains("maskgate-cnn@1.1.0"),
+                "restarted on the accepted model:\n{}",
+                &log[log_before.min(log.len())..]
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "agent did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Rollback: 1.2.0-swapped → 1.1.0 (the door runs it already: the error clears), then
+    // → the installed model.
+    let (status, body) = site
+        .admin_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/devices/{device_id}/model/rollback"),
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["model_id"], v11["id"]);
+    site.wait_for_status("the error clears", &door, |s| {
+        s.model_error.is_none() && s.model_version.as_deref() == Some("maskgate-cnn@1.1.0")
+    })
+    .await;
+    let (status, body) = site
+        .admin_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/devices/{device_id}/model/rollback"),
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["model_id"], serde_json::Value::Null);
+    site.wait_for_status("back on the installed model", &door, |s| {
+        s.model_version.as_deref() == Some("maskgate-cnn@1.0.0")
+    })
+    .await;
+    let (_, history) = site
+        .admin_json(
+            reqwest::Method::GET,
+            &format!("/api/v1/devices/{device_id}/model-history"),
+            None,
+        )
+        .await;
+    let runs: Vec<&str> = history["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(|r| r["model"].as_str())
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            "maskgate-cnn@1.0.0",
+            "maskgate-cnn@1.1.0",
+            "maskgate-cnn@1.0.0"
+        ]
+    );
+    agent.kill();
     site.kill();
     std::fs::remove_dir_all(door.parent().expect("dir")).ok();
 }
