@@ -11,6 +11,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod alerts;
+pub use alerts::{
+    AlertRule, AlertRuleList, AlertRuleSpec, Condition, OpeningHours, Scope, Severity, TimeRange,
+};
+
 /// The most visits one `POST /api/v1/visits` request may carry.
 pub const MAX_VISITS_PER_BATCH: usize = 1_000;
 /// The largest `limit` accepted by `GET /api/v1/visits`.
@@ -594,6 +599,31 @@ mod tests {
         let body = r#"{"visits":[{"id":"7d3c1d2e-2f49-4f6a-9f3e-0c1f2a3b4c5d","captured_at":"2026-01-01T00:00:00Z","passed":true,"mask_score":0.9,"model":"m@1","colour":"red"}]}"#;
         let err = serde_json::from_str::<VisitBatch>(body).expect_err("unknown field accepted");
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn an_alert_rule_round_trips_flat_and_a_spec_rejects_unknown_fields() {
+        let body =
+            r#"{"name":"fails","condition":{"kind":"failed_check","fails":3,"within_minutes":10}}"#;
+        let spec: AlertRuleSpec = serde_json::from_str(body).expect("spec");
+        assert_eq!(spec.cooldown_minutes, 30);
+        assert!(spec.enabled);
+        let rule = AlertRule {
+            id: 4,
+            spec,
+            created_by: "admin".into(),
+            created_at: DateTime::<Utc>::default(),
+            updated_at: DateTime::<Utc>::default(),
+        };
+        let json = serde_json::to_value(&rule).expect("serialises");
+        assert_eq!(json["name"], "fails");
+        assert_eq!(json["condition"]["kind"], "failed_check");
+        let back: AlertRule = serde_json::from_value(json).expect("round trip");
+        assert_eq!(back, rule);
+        let typo =
+            r#"{"name":"x","condition":{"kind":"device_silent","minutes":5},"sevrity":"info"}"#;
+        let err = serde_json::from_str::<AlertRuleSpec>(typo).expect_err("typo accepted");
+        assert!(err.to_string().contains("sevrity"), "{err}");
     }
 
     #[test]

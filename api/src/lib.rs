@@ -5,6 +5,7 @@
 //! Library first: `main.rs` only parses the command line and calls into here, so tests
 //! start the real app with [`http::serve`] on `127.0.0.1:0`.
 
+pub mod alert_rules;
 pub mod cli;
 pub mod clock;
 pub mod credentials;

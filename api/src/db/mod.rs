@@ -14,7 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use maskgate_api_types::{
-    AssignmentAction, Device, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Visit,
+    AlertRule, AlertRuleSpec, AssignmentAction, Device, Heartbeat, Model, ModelAssignment,
+    ModelRun, NewVisit, Role, Visit,
 };
 use uuid::Uuid;
 
@@ -282,6 +283,32 @@ pub trait Store: Send + Sync + 'static {
     /// Visits captured since `since`, counted per device and model.
     async fn model_usage(&self, since: DateTime<Utc>) -> Result<Vec<ModelUsage>, StoreError>;
 
+    /// Stores an alert rule; [`StoreError::Conflict`] if its name is taken.
+    async fn create_alert_rule(
+        &self,
+        spec: &AlertRuleSpec,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AlertRule, StoreError>;
+
+    /// All alert rules, by name.
+    async fn list_alert_rules(&self) -> Result<Vec<AlertRule>, StoreError>;
+
+    /// Finds an alert rule by id.
+    async fn alert_rule(&self, id: i64) -> Result<Option<AlertRule>, StoreError>;
+
+    /// Replaces a rule; `None` if there is no such rule, [`StoreError::Conflict`] if the new
+    /// name is another rule's.
+    async fn update_alert_rule(
+        &self,
+        id: i64,
+        spec: &AlertRuleSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AlertRule>, StoreError>;
+
+    /// Deletes a rule; `false` if there was none.
+    async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError>;
+
     /// Pass/fail counts per UTC slot in `[from_slot, to_slot)`, summed over all devices or
     /// the named one; slots without visits are left out.
     async fn slot_counts(
@@ -349,6 +376,14 @@ pub(crate) fn close_runs(mut runs: Vec<ModelRun>) -> Vec<ModelRun> {
         runs[i].ended_at = Some(newer_start);
     }
     runs
+}
+
+pub(crate) fn spec_json(spec: &AlertRuleSpec) -> String {
+    serde_json::to_string(spec).unwrap_or_default()
+}
+
+pub(crate) fn parse_spec(s: &str) -> Result<AlertRuleSpec, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("alert rule: {e}")))
 }
 
 pub(crate) fn parse_camera_state(s: &str) -> Result<maskgate_api_types::CameraState, StoreError> {

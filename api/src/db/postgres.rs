@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use maskgate_api_types::{
-    AssignmentAction, Device, DeviceStatus, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit,
-    Role, Visit,
+    AlertRule, AlertRuleSpec, AssignmentAction, Device, DeviceStatus, Heartbeat, Model,
+    ModelAssignment, ModelRun, NewVisit, Role, Visit,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{QueryBuilder, Row};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{
     DeviceVisits, ModelUsage, NewModel, Position, SlotCount, Store, StoreError, UserRecord,
     VisitFilter, close_runs, conflict_as, parse_action, parse_camera_state, parse_manifest,
-    parse_role, tally_slots,
+    parse_role, parse_spec, spec_json, tally_slots,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -117,6 +117,18 @@ impl PostgresStore {
 const DEVICE_COLUMNS: &str = "id, name, created_at, last_seen_at, reported_at, queue_depth, \
      oldest_queued_at, last_upload_at, camera_state, model_version, model_sha256, model_error, \
      assigned_model_id";
+
+const RULE_COLUMNS: &str = "id, spec, created_by, created_at, updated_at";
+
+fn rule_from_row(row: &PgRow) -> Result<AlertRule, StoreError> {
+    Ok(AlertRule {
+        id: row.try_get("id")?,
+        spec: parse_spec(&row.try_get::<String, _>("spec")?)?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
 
 const MODEL_COLUMNS: &str =
     "id, name, version, sha256, size_bytes, manifest, uploaded_at, uploaded_by";
@@ -576,6 +588,80 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn create_alert_rule(
+        &self,
+        spec: &AlertRuleSpec,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AlertRule, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO alert_rules (name, spec, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {RULE_COLUMNS}"
+        ))
+        .bind(&spec.name)
+        .bind(spec_json(spec))
+        .bind(by)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(conflict_as(format!("alert rule `{}`", spec.name)))?;
+        rule_from_row(&row)
+    }
+
+    async fn list_alert_rules(&self) -> Result<Vec<AlertRule>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rule_from_row)
+        .collect()
+    }
+
+    async fn alert_rule(&self, id: i64) -> Result<Option<AlertRule>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(rule_from_row)
+        .transpose()
+    }
+
+    async fn update_alert_rule(
+        &self,
+        id: i64,
+        spec: &AlertRuleSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AlertRule>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE alert_rules SET name = $1, spec = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(&spec.name)
+        .bind(spec_json(spec))
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as(format!("alert rule `{}`", spec.name)))?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.alert_rule(id).await
+    }
+
+    async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM alert_rules WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn insert_visit_batches(

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod extract;
 
+mod alert_rules;
 mod assignments;
 mod auth;
 mod devices;
@@ -156,6 +157,15 @@ fn api_router_with(max_model_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(assignments::get_model_history))
         .routes(routes!(assignments::get_assigned_model))
         .routes(routes!(assignments::get_assigned_model_file))
+        .routes(routes!(
+            alert_rules::list_alert_rules,
+            alert_rules::create_alert_rule
+        ))
+        .routes(routes!(
+            alert_rules::get_alert_rule,
+            alert_rules::update_alert_rule,
+            alert_rules::delete_alert_rule
+        ))
         .routes(routes!(health::get_health))
         .routes(routes!(metrics::get_metrics))
         .routes(routes!(openapi::get_openapi))

@@ -31,6 +31,8 @@ pub const DEVICE_SCHEME: &str = "device";
         (name = "stats", description = "Counts for charts"),
         (name = "devices", description = "Doors and their heartbeats"),
         (name = "stream", description = "Live events"),
+        (name = "models", description = "The model registry and rollouts"),
+        (name = "alerts", description = "Alert rules"),
     )
 )]
 struct ApiDoc;

@@ -96,6 +96,11 @@ async fn the_openapi_document_covers_every_route() {
         "GET /api/v1/devices/{id}/model-history",
         "GET /api/v1/devices/me/model",
         "GET /api/v1/devices/me/model/{sha256}",
+        "GET /api/v1/alert-rules",
+        "POST /api/v1/alert-rules",
+        "GET /api/v1/alert-rules/{id}",
+        "PUT /api/v1/alert-rules/{id}",
+        "DELETE /api/v1/alert-rules/{id}",
     ]
     .into_iter()
     .map(String::from)

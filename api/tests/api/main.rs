@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod alert_rules;
 mod auth;
 mod devices;
 mod docs_and_metrics;
