@@ -64,6 +64,9 @@ async fn read_field(
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         if bytes.len() + chunk.len() > limit {
+            // Read the rest (the route's body limit bounds it) before answering, so the
+            // client, still sending, gets this answer rather than a reset connection.
+            while let Ok(Some(_)) = field.chunk().await {}
             return Err(ApiError::PayloadTooLarge(format!(
                 "the {what} is larger than the limit of {limit} bytes"
             )));
