@@ -11,14 +11,18 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{AdminUser, AuthDevice, AuthUser, Json};
 use crate::credentials::{DEVICE_TOKEN_PREFIX, new_token, token_hash};
 
-/// Checks a device name: 1 to 64 of `A-Z a-z 0-9 - _ .`.
-pub fn validate_device_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
+/// Whether `name` is 1 to 64 of `A-Z a-z 0-9 - _ .` (device and model names).
+pub(crate) fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Checks a device name: 1 to 64 of `A-Z a-z 0-9 - _ .`.
+pub fn validate_device_name(name: &str) -> Result<(), String> {
+    if is_plain_name(name) {
         Ok(())
     } else {
         Err(format!(

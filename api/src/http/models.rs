@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::assignments::assign_and_announce;
+use super::devices::is_plain_name;
 use super::error::{ApiError, ApiResult};
 use super::extract::{AdminUser, AuthUser, Json, Path, Query};
 use crate::db::{ModelUsage, NewModel};
@@ -28,13 +29,7 @@ const MAX_MANIFEST_BYTES: usize = 256 * 1024;
 /// Checks a model name (1 to 64 of `A-Z a-z 0-9 - _ .`) and version (1 to 63 printable
 /// characters without spaces or `@`), so that `name@version` names one model.
 fn validate_name_and_version(manifest: &Manifest) -> Result<(), String> {
-    let name_ok = !manifest.name.is_empty()
-        && manifest.name.len() <= 64
-        && manifest
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !name_ok {
+    if !is_plain_name(&manifest.name) {
         return Err(format!(
             "manifest name `{}` must be 1 to 64 letters, digits, `-`, `_` or `.`",
             manifest.name
@@ -104,7 +99,7 @@ pub(crate) async fn upload_model(
     admin: Result<AdminUser, ApiError>,
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<Model>)> {
-    let admin = match (admin, form) {
+    let (admin, mut form) = match (admin, form) {
         (Ok(AdminUser(admin)), Ok(form)) => (admin, form),
         (Err(err), form) => {
             // Read (and drop) the upload before refusing it: a client still sending a
@@ -123,7 +118,6 @@ pub(crate) async fn upload_model(
             )));
         }
     };
-    let (admin, mut form) = admin;
     let limit = state.settings.max_model_bytes;
     let mut manifest_text = None;
     let mut model_bytes = None;
