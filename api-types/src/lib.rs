@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 pub mod alerts;
 pub use alerts::{
-    AlertRule, AlertRuleList, AlertRuleSpec, Condition, OpeningHours, Scope, Severity, TimeRange,
+    Alert, AlertChannel, AlertChannelList, AlertChannelSpec, AlertDelivery, AlertDeliveryList,
+    AlertList, AlertRule, AlertRuleList, AlertRuleSpec, AlertState, ChannelKind, Condition,
+    DeliveryEvent, OpeningHours, Scope, Severity, TimeRange,
 };
 
 /// The most visits one `POST /api/v1/visits` request may carry.
@@ -331,6 +333,13 @@ pub struct DeviceStatus {
     pub model_sha256: Option<String>,
     /// Why the device could not switch to its assigned model, if it could not.
     pub model_error: Option<String>,
+    /// Since when the camera has been in its current state.
+    #[serde(default)]
+    pub camera_since: Option<DateTime<Utc>>,
+    /// Since when the queue has been growing (never shrinking, never empty); `null` while it
+    /// drains or is empty.
+    #[serde(default)]
+    pub queue_growing_since: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/devices` request.
@@ -372,6 +381,8 @@ pub enum StreamEvent {
     Device(Device),
     /// A model was assigned to a device (or a device rolled back).
     Assignment(ModelAssignment),
+    /// An alert fired, escalated, was acknowledged or resolved; its state says which.
+    Alert(Alert),
 }
 
 impl StreamEvent {
@@ -381,6 +392,7 @@ impl StreamEvent {
             StreamEvent::Visit(_) => "visit",
             StreamEvent::Device(_) => "device",
             StreamEvent::Assignment(_) => "assignment",
+            StreamEvent::Alert(_) => "alert",
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Checking alert rules before they are stored: ranges, doors, time zones and hours.
 
-use chrono::NaiveTime;
+use chrono::{DateTime, Datelike, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use maskgate_api_types::{AlertRuleSpec, Condition, TimeRange};
+use maskgate_api_types::{AlertRuleSpec, Condition, OpeningHours, TimeRange};
 
 /// The longest window or delay a rule may name: 28 days, in minutes.
 pub const MAX_MINUTES: i64 = 28 * 24 * 60;
@@ -37,10 +37,14 @@ fn time_range(field: &str, range: &TimeRange) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a rule: every number in range, every door registered (`doors`: the names of
-/// all registered doors), a real IANA time zone, well-formed hours. The error says which
-/// field is wrong and why.
-pub fn validate_rule(spec: &AlertRuleSpec, doors: &[String]) -> Result<(), String> {
+/// Checks a rule: every number in range, every door and channel it names known (`doors`,
+/// `channels`: the names of all registered doors and channels), a real IANA time zone,
+/// well-formed hours. The error says which field is wrong and why.
+pub fn validate_rule(
+    spec: &AlertRuleSpec,
+    doors: &[String],
+    channels: &[String],
+) -> Result<(), String> {
     let name = spec.name.trim();
     if name.is_empty() || spec.name.chars().count() > 100 || spec.name.chars().any(char::is_control)
     {
@@ -119,5 +123,70 @@ pub fn validate_rule(spec: &AlertRuleSpec, doors: &[String]) -> Result<(), Strin
     if let Some(m) = spec.escalate_after_minutes {
         minutes("escalate_after_minutes", m)?;
     }
+    for (field, names) in [
+        ("channels", &spec.channels),
+        ("escalation_channels", &spec.escalation_channels),
+    ] {
+        let unknown: Vec<&str> = names
+            .iter()
+            .filter(|c| !channels.contains(c))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!("{field}: no such channels: {}", unknown.join(", ")));
+        }
+    }
+    if !spec.escalation_channels.is_empty() && spec.escalate_after_minutes.is_none() {
+        return Err("escalation_channels needs escalate_after_minutes".into());
+    }
     Ok(())
+}
+
+/// Whether a local time of day falls in `range` (start inclusive, end exclusive; a range
+/// whose end is before its start runs over midnight). A malformed range holds nothing.
+pub fn in_range(at: NaiveTime, range: &TimeRange) -> bool {
+    let (Ok(start), Ok(end)) = (parse_hhmm("", &range.start), parse_hhmm("", &range.end)) else {
+        return false;
+    };
+    if start <= end {
+        start <= at && at < end
+    } else {
+        at >= start || at < end
+    }
+}
+
+/// When the opening period that `now` falls in began, or `None` when the site is closed.
+/// A period that runs over midnight belongs to the day it started on.
+pub fn open_since(now: DateTime<Utc>, tz: Tz, opening: &OpeningHours) -> Option<DateTime<Utc>> {
+    let (Ok(start), Ok(end)) = (
+        parse_hhmm("", &opening.hours.start),
+        parse_hhmm("", &opening.hours.end),
+    ) else {
+        return None;
+    };
+    let local = now.with_timezone(&tz);
+    let day_name = |d: Weekday| DAYS[d.num_days_from_monday() as usize];
+    let open_on = |d: Weekday| opening.days.iter().any(|x| x == day_name(d));
+    let time = local.time();
+    let started_on = if start <= end {
+        (start <= time && time < end).then(|| local.date_naive())
+    } else if time >= start {
+        Some(local.date_naive())
+    } else if time < end {
+        local.date_naive().pred_opt()
+    } else {
+        None
+    }?;
+    if !open_on(started_on.weekday()) {
+        return None;
+    }
+    // A start that falls in a DST gap is taken as the earliest valid instant after it.
+    let naive = started_on.and_time(start);
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
 }

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand};
 use maskgate_api_types::Role;
 
+use crate::alerts::AlertSettings;
 use crate::clock::{Clock, SystemClock};
 use crate::credentials::{DEVICE_TOKEN_PREFIX, Secret, hash_password, new_token, token_hash};
 use crate::db;
@@ -84,6 +85,23 @@ pub struct ServeArgs {
     #[arg(long, env = "MASKGATE_MAX_MODEL_MB", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_model_mb: u32,
+    /// Seconds between two evaluations of the alert rules when nothing arrives (arrivals
+    /// trigger one at once).
+    #[arg(long, env = "MASKGATE_ALERT_INTERVAL_S", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub alert_interval_s: u64,
+    /// Attempts per webhook delivery (retries back off 2 s, 4 s, 8 s, …).
+    #[arg(long, env = "MASKGATE_ALERT_DELIVERY_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub alert_delivery_attempts: u32,
+    /// Local time (`HH:MM`, site time zone) of the daily digest to the channels that take
+    /// it; no digest when unset.
+    #[arg(long, env = "MASKGATE_DIGEST_AT", value_parser = parse_digest_at)]
+    pub digest_at: Option<chrono::NaiveTime>,
+}
+
+fn parse_digest_at(text: &str) -> Result<chrono::NaiveTime, String> {
+    crate::alert_rules::parse_hhmm("MASKGATE_DIGEST_AT", text)
 }
 
 impl ServeArgs {
@@ -245,6 +263,12 @@ async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> an
         tz,
         session_ttl: chrono::Duration::hours(i64::from(args.session_hours.max(1))),
         max_model_bytes: args.max_model_mb as usize * 1024 * 1024,
+        alerts: AlertSettings {
+            interval: std::time::Duration::from_secs(args.alert_interval_s),
+            delivery_attempts: args.alert_delivery_attempts,
+            digest_at: args.digest_at,
+            ..AlertSettings::default()
+        },
         ..Settings::default()
     };
     let state = AppState::new(store, settings, Arc::new(SystemClock));

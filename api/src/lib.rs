@@ -6,6 +6,7 @@
 //! start the real app with [`http::serve`] on `127.0.0.1:0`.
 
 pub mod alert_rules;
+pub mod alerts;
 pub mod cli;
 pub mod clock;
 pub mod credentials;

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use maskgate_api_types::{
-    AlertRule, AlertRuleSpec, AssignmentAction, Device, Heartbeat, Model, ModelAssignment,
-    ModelRun, NewVisit, Role, Visit,
+    Alert, AlertChannelSpec, AlertDelivery, AlertRule, AlertRuleSpec, AlertState, AssignmentAction,
+    DeliveryEvent, Device, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Severity,
+    Visit,
 };
 use uuid::Uuid;
 
@@ -136,6 +137,123 @@ pub struct ModelUsage {
     pub passed: i64,
     /// The sum of their mask scores.
     pub score_sum: f64,
+}
+
+/// Visits of one device in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceCount {
+    /// The device.
+    pub device_id: i64,
+    /// Visits that passed.
+    pub passed: i64,
+    /// Visits that failed.
+    pub failed: i64,
+}
+
+/// An alert to store.
+#[derive(Debug, Clone)]
+pub struct NewAlert<'a> {
+    /// The rule that fired.
+    pub rule_id: i64,
+    /// Its name.
+    pub rule_name: &'a str,
+    /// Its condition kind.
+    pub kind: &'a str,
+    /// Its severity.
+    pub severity: Severity,
+    /// The door, by id and name; `None` for a site-wide alert.
+    pub device: Option<(i64, &'a str)>,
+    /// One line for people.
+    pub message: &'a str,
+    /// The numbers behind it.
+    pub evidence: &'a serde_json::Value,
+    /// When it fired.
+    pub fired_at: DateTime<Utc>,
+}
+
+/// Filters of `GET /api/v1/alerts`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertFilter {
+    /// Only alerts in this state.
+    pub state: Option<AlertState>,
+    /// Only alerts of the door with this name.
+    pub device: Option<String>,
+    /// Only alerts of this rule.
+    pub rule_id: Option<i64>,
+    /// Only alerts of this severity.
+    pub severity: Option<Severity>,
+    /// Fired at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Fired before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Only alerts with a smaller id (keyset paging, newest first).
+    pub before: Option<i64>,
+}
+
+/// A stored channel, with its secret (the API never shows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChannel {
+    /// The server's id.
+    pub id: i64,
+    /// The channel as written.
+    pub spec: AlertChannelSpec,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One delivery attempt to record.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    /// The alert; `None` for a digest.
+    pub alert_id: Option<i64>,
+    /// The channel's name.
+    pub channel: &'a str,
+    /// What was sent.
+    pub event: DeliveryEvent,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// Whether the endpoint accepted it.
+    pub ok: bool,
+    /// The endpoint's HTTP status, if it answered.
+    pub http_status: Option<u16>,
+    /// Why it failed.
+    pub error: Option<&'a str>,
+    /// When the attempt ended.
+    pub at: DateTime<Utc>,
+}
+
+/// What a device's previous heartbeat left, to tell how long a state has lasted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Trend {
+    pub camera_state: Option<String>,
+    pub camera_since: Option<DateTime<Utc>>,
+    pub queue_depth: Option<i64>,
+    pub queue_growing_since: Option<DateTime<Utc>>,
+}
+
+/// The new `(camera_since, queue_growing_since)` after `heartbeat`: the camera's time
+/// restarts when its state changes; the queue grows from the first heartbeat that showed
+/// it larger until it shrinks or empties (a queue that stays level is still not draining).
+pub(crate) fn next_trend(
+    before: &Trend,
+    heartbeat: &Heartbeat,
+    now: DateTime<Utc>,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let camera_since = if before.camera_state.as_deref() == Some(heartbeat.camera_state.as_str()) {
+        before.camera_since.or(Some(now))
+    } else {
+        Some(now)
+    };
+    let depth = i64::try_from(heartbeat.queue_depth).unwrap_or(i64::MAX);
+    let growing_since = match before.queue_depth {
+        _ if depth == 0 => None,
+        Some(prev) if depth > prev => before.queue_growing_since.or(Some(now)),
+        Some(prev) if depth == prev => before.queue_growing_since,
+        _ => None,
+    };
+    (camera_since, growing_since)
 }
 
 /// What a backend must do for MaskGate. Every method is one short transaction at most.
@@ -309,6 +427,82 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a rule; `false` if there was none.
     async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError>;
 
+    /// Visits captured at or after `since`, counted per device (devices without any left out).
+    async fn visit_counts_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DeviceCount>, StoreError>;
+
+    /// Capture times of failed visits captured at or after `since`: `(device_id, at)`.
+    async fn failed_visits_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError>;
+
+    /// Stores an alert.
+    async fn insert_alert(&self, alert: &NewAlert<'_>) -> Result<Alert, StoreError>;
+
+    /// Finds an alert by id.
+    async fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError>;
+
+    /// Alerts matching `filter`, newest (largest id) first, at most `limit`.
+    async fn list_alerts(&self, filter: &AlertFilter, limit: u32)
+    -> Result<Vec<Alert>, StoreError>;
+
+    /// What the evaluator needs, oldest first: every alert fired since `since`, and every
+    /// unresolved alert of a state condition (any kind but `failed_check`, whose alerts
+    /// never resolve on their own).
+    async fn recent_alerts(&self, since: DateTime<Utc>) -> Result<Vec<Alert>, StoreError>;
+
+    /// Records who acknowledged an alert (the first acknowledgement stands); `None` if there
+    /// is no such alert.
+    async fn ack_alert(
+        &self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Alert>, StoreError>;
+
+    /// Marks an alert escalated.
+    async fn escalate_alert(&self, id: i64, now: DateTime<Utc>) -> Result<Alert, StoreError>;
+
+    /// Marks an alert resolved.
+    async fn resolve_alert(&self, id: i64, now: DateTime<Utc>) -> Result<Alert, StoreError>;
+
+    /// Stores a channel; [`StoreError::Conflict`] if its name is taken.
+    async fn create_alert_channel(
+        &self,
+        spec: &AlertChannelSpec,
+        now: DateTime<Utc>,
+    ) -> Result<StoredChannel, StoreError>;
+
+    /// All channels, by name.
+    async fn list_alert_channels(&self) -> Result<Vec<StoredChannel>, StoreError>;
+
+    /// Finds a channel by id.
+    async fn alert_channel(&self, id: i64) -> Result<Option<StoredChannel>, StoreError>;
+
+    /// Replaces a channel; `None` if there is none, [`StoreError::Conflict`] if the new name
+    /// is another channel's.
+    async fn update_alert_channel(
+        &self,
+        id: i64,
+        spec: &AlertChannelSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredChannel>, StoreError>;
+
+    /// Deletes a channel; `false` if there was none.
+    async fn delete_alert_channel(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Records one delivery attempt.
+    async fn record_delivery(&self, delivery: &NewDelivery<'_>) -> Result<(), StoreError>;
+
+    /// An alert's delivery attempts, oldest first.
+    async fn deliveries(&self, alert_id: i64) -> Result<Vec<AlertDelivery>, StoreError>;
+
+    /// When the last digest delivery was attempted, if ever.
+    async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// Pass/fail counts per UTC slot in `[from_slot, to_slot)`, summed over all devices or
     /// the named one; slots without visits are left out.
     async fn slot_counts(
@@ -384,6 +578,39 @@ pub(crate) fn spec_json(spec: &AlertRuleSpec) -> String {
 
 pub(crate) fn parse_spec(s: &str) -> Result<AlertRuleSpec, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("alert rule: {e}")))
+}
+
+pub(crate) fn channel_json(spec: &AlertChannelSpec) -> String {
+    serde_json::to_string(spec).unwrap_or_default()
+}
+
+pub(crate) fn parse_channel(s: &str) -> Result<AlertChannelSpec, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("alert channel: {e}")))
+}
+
+pub(crate) fn parse_evidence(s: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("alert evidence: {e}")))
+}
+
+pub(crate) fn severity_str(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, StoreError> {
+    match s {
+        "info" => Ok(Severity::Info),
+        "warning" => Ok(Severity::Warning),
+        "critical" => Ok(Severity::Critical),
+        other => Err(StoreError::Corrupt(format!("alert severity `{other}`"))),
+    }
+}
+
+pub(crate) fn parse_event(s: &str) -> Result<DeliveryEvent, StoreError> {
+    s.parse().map_err(StoreError::Corrupt)
 }
 
 pub(crate) fn parse_camera_state(s: &str) -> Result<maskgate_api_types::CameraState, StoreError> {

@@ -5,17 +5,19 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use maskgate_api_types::{
-    AlertRule, AlertRuleSpec, AssignmentAction, Device, DeviceStatus, Heartbeat, Model,
-    ModelAssignment, ModelRun, NewVisit, Role, Visit,
+    Alert, AlertChannelSpec, AlertDelivery, AlertRule, AlertRuleSpec, AlertState, AssignmentAction,
+    Device, DeviceStatus, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Visit,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    DeviceVisits, ModelUsage, NewModel, Position, SlotCount, Store, StoreError, UserRecord,
-    VisitFilter, close_runs, conflict_as, parse_action, parse_camera_state, parse_manifest,
-    parse_role, parse_spec, spec_json, tally_slots,
+    AlertFilter, DeviceCount, DeviceVisits, ModelUsage, NewAlert, NewDelivery, NewModel, Position,
+    SlotCount, Store, StoreError, StoredChannel, Trend, UserRecord, VisitFilter, channel_json,
+    close_runs, conflict_as, next_trend, parse_action, parse_camera_state, parse_channel,
+    parse_event, parse_evidence, parse_manifest, parse_role, parse_severity, parse_spec,
+    severity_str, spec_json, tally_slots,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -116,7 +118,7 @@ impl PostgresStore {
 
 const DEVICE_COLUMNS: &str = "id, name, created_at, last_seen_at, reported_at, queue_depth, \
      oldest_queued_at, last_upload_at, camera_state, model_version, model_sha256, model_error, \
-     assigned_model_id";
+     assigned_model_id, camera_since, queue_growing_since";
 
 const RULE_COLUMNS: &str = "id, spec, created_by, created_at, updated_at";
 
@@ -127,6 +129,55 @@ fn rule_from_row(row: &PgRow) -> Result<AlertRule, StoreError> {
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+    })
+}
+
+const ALERT_COLUMNS: &str = "id, rule_id, rule_name, kind, severity, device, message, \
+     evidence, fired_at, acked_at, acked_by, escalated_at, resolved_at";
+
+fn alert_from_row(row: &PgRow) -> Result<Alert, StoreError> {
+    Ok(Alert {
+        id: row.try_get("id")?,
+        rule_id: row.try_get("rule_id")?,
+        rule_name: row.try_get("rule_name")?,
+        kind: row.try_get("kind")?,
+        severity: parse_severity(&row.try_get::<String, _>("severity")?)?,
+        device: row.try_get("device")?,
+        message: row.try_get("message")?,
+        evidence: parse_evidence(&row.try_get::<String, _>("evidence")?)?,
+        fired_at: row.try_get("fired_at")?,
+        acked_at: row.try_get("acked_at")?,
+        acked_by: row.try_get("acked_by")?,
+        escalated_at: row.try_get("escalated_at")?,
+        resolved_at: row.try_get("resolved_at")?,
+    })
+}
+
+const CHANNEL_COLUMNS: &str = "id, spec, created_at, updated_at";
+
+fn channel_from_row(row: &PgRow) -> Result<StoredChannel, StoreError> {
+    Ok(StoredChannel {
+        id: row.try_get("id")?,
+        spec: parse_channel(&row.try_get::<String, _>("spec")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn delivery_from_row(row: &PgRow) -> Result<AlertDelivery, StoreError> {
+    // `attempt` and `http_status` are INTEGER (int4).
+    let attempt: i32 = row.try_get("attempt")?;
+    let status: Option<i32> = row.try_get("http_status")?;
+    Ok(AlertDelivery {
+        id: row.try_get("id")?,
+        alert_id: row.try_get("alert_id")?,
+        channel: row.try_get("channel")?,
+        event: parse_event(&row.try_get::<String, _>("event")?)?,
+        attempt: attempt.max(0) as u32,
+        ok: row.try_get("ok")?,
+        http_status: status.and_then(|s| u16::try_from(s).ok()),
+        error: row.try_get("error")?,
+        at: row.try_get("at")?,
     })
 }
 
@@ -162,6 +213,8 @@ fn device_from_row(row: &PgRow) -> Result<Device, StoreError> {
                 model_version: row.try_get("model_version")?,
                 model_sha256: row.try_get("model_sha256")?,
                 model_error: row.try_get("model_error")?,
+                camera_since: row.try_get("camera_since")?,
+                queue_growing_since: row.try_get("queue_growing_since")?,
             })
         }
         None => None,
@@ -367,11 +420,21 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Device, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let before: Option<String> =
-            sqlx::query_scalar("SELECT model_version FROM devices WHERE id = $1 FOR UPDATE")
-                .bind(device_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let row = sqlx::query(
+            "SELECT model_version, camera_state, camera_since, queue_depth, \
+             queue_growing_since FROM devices WHERE id = $1 FOR UPDATE",
+        )
+        .bind(device_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let before: Option<String> = row.try_get("model_version")?;
+        let trend = Trend {
+            camera_state: row.try_get("camera_state")?,
+            camera_since: row.try_get("camera_since")?,
+            queue_depth: row.try_get("queue_depth")?,
+            queue_growing_since: row.try_get("queue_growing_since")?,
+        };
+        let (camera_since, growing_since) = next_trend(&trend, heartbeat, now);
         if let Some(model) = &heartbeat.model_version
             && before.as_ref() != Some(model)
         {
@@ -388,7 +451,8 @@ impl Store for PostgresStore {
         let row = sqlx::query(&format!(
             "UPDATE devices SET last_seen_at = $1, reported_at = $2, queue_depth = $3, \
              oldest_queued_at = $4, last_upload_at = $5, camera_state = $6, model_version = $7, \
-             model_sha256 = $8, model_error = $9 WHERE id = $10 RETURNING {DEVICE_COLUMNS}"
+             model_sha256 = $8, model_error = $9, camera_since = $10, \
+             queue_growing_since = $11 WHERE id = $12 RETURNING {DEVICE_COLUMNS}"
         ))
         .bind(now)
         .bind(now)
@@ -399,6 +463,8 @@ impl Store for PostgresStore {
         .bind(heartbeat.model_version.as_deref())
         .bind(heartbeat.model_sha256.as_deref())
         .bind(heartbeat.model_error.as_deref())
+        .bind(camera_since)
+        .bind(growing_since)
         .bind(device_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -657,11 +723,293 @@ impl Store for PostgresStore {
     }
 
     async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE alerts SET rule_id = NULL WHERE rule_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM alert_rules WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn visit_counts_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DeviceCount>, StoreError> {
+        // COUNT is bigint, so both counts decode as i64.
+        sqlx::query(
+            "SELECT device_id, COUNT(*) FILTER (WHERE passed) AS passed, \
+             COUNT(*) FILTER (WHERE NOT passed) AS failed \
+             FROM visits WHERE captured_at >= $1 GROUP BY device_id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(DeviceCount {
+                device_id: row.try_get("device_id")?,
+                passed: row.try_get("passed")?,
+                failed: row.try_get("failed")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn failed_visits_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError> {
+        sqlx::query(
+            "SELECT device_id, captured_at FROM visits \
+             WHERE captured_at >= $1 AND NOT passed ORDER BY captured_at",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("device_id")?, row.try_get("captured_at")?)))
+        .collect()
+    }
+
+    async fn insert_alert(&self, alert: &NewAlert<'_>) -> Result<Alert, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO alerts (rule_id, rule_name, kind, severity, device_id, device, \
+             message, evidence, fired_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING {ALERT_COLUMNS}"
+        ))
+        .bind(alert.rule_id)
+        .bind(alert.rule_name)
+        .bind(alert.kind)
+        .bind(severity_str(alert.severity))
+        .bind(alert.device.map(|d| d.0))
+        .bind(alert.device.map(|d| d.1))
+        .bind(alert.message)
+        .bind(alert.evidence.to_string())
+        .bind(alert.fired_at)
+        .fetch_one(&self.pool)
+        .await?;
+        alert_from_row(&row)
+    }
+
+    async fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
+        sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(alert_from_row)
+            .transpose()
+    }
+
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        limit: u32,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE TRUE"));
+        match filter.state {
+            Some(AlertState::Open) => q.push(" AND resolved_at IS NULL AND acked_at IS NULL"),
+            Some(AlertState::Acknowledged) => {
+                q.push(" AND resolved_at IS NULL AND acked_at IS NOT NULL")
+            }
+            Some(AlertState::Resolved) => q.push(" AND resolved_at IS NOT NULL"),
+            None => &mut q,
+        };
+        if let Some(device) = &filter.device {
+            q.push(" AND device = ").push_bind(device.clone());
+        }
+        if let Some(rule) = filter.rule_id {
+            q.push(" AND rule_id = ").push_bind(rule);
+        }
+        if let Some(severity) = filter.severity {
+            q.push(" AND severity = ").push_bind(severity_str(severity));
+        }
+        if let Some(from) = filter.from {
+            q.push(" AND fired_at >= ").push_bind(from);
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND fired_at < ").push_bind(to);
+        }
+        if let Some(before) = filter.before {
+            q.push(" AND id < ").push_bind(before);
+        }
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(alert_from_row)
+            .collect()
+    }
+
+    async fn recent_alerts(&self, since: DateTime<Utc>) -> Result<Vec<Alert>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE fired_at >= $1 \
+             OR (resolved_at IS NULL AND kind <> 'failed_check') ORDER BY id"
+        ))
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(alert_from_row)
+        .collect()
+    }
+
+    async fn ack_alert(
+        &self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Alert>, StoreError> {
+        sqlx::query(
+            "UPDATE alerts SET acked_at = $1, acked_by = $2 WHERE id = $3 AND acked_at IS NULL",
+        )
+        .bind(now)
+        .bind(by)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.alert(id).await
+    }
+
+    async fn escalate_alert(&self, id: i64, now: DateTime<Utc>) -> Result<Alert, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE alerts SET escalated_at = $1 WHERE id = $2 RETURNING {ALERT_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        alert_from_row(&row)
+    }
+
+    async fn resolve_alert(&self, id: i64, now: DateTime<Utc>) -> Result<Alert, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE alerts SET resolved_at = $1 WHERE id = $2 RETURNING {ALERT_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        alert_from_row(&row)
+    }
+
+    async fn create_alert_channel(
+        &self,
+        spec: &AlertChannelSpec,
+        now: DateTime<Utc>,
+    ) -> Result<StoredChannel, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO alert_channels (name, spec, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4) RETURNING {CHANNEL_COLUMNS}"
+        ))
+        .bind(&spec.name)
+        .bind(channel_json(spec))
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(conflict_as(format!("alert channel `{}`", spec.name)))?;
+        channel_from_row(&row)
+    }
+
+    async fn list_alert_channels(&self) -> Result<Vec<StoredChannel>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CHANNEL_COLUMNS} FROM alert_channels ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(channel_from_row)
+        .collect()
+    }
+
+    async fn alert_channel(&self, id: i64) -> Result<Option<StoredChannel>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(channel_from_row)
+        .transpose()
+    }
+
+    async fn update_alert_channel(
+        &self,
+        id: i64,
+        spec: &AlertChannelSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredChannel>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE alert_channels SET name = $1, spec = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(&spec.name)
+        .bind(channel_json(spec))
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as(format!("alert channel `{}`", spec.name)))?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.alert_channel(id).await
+    }
+
+    async fn delete_alert_channel(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM alert_channels WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_delivery(&self, d: &NewDelivery<'_>) -> Result<(), StoreError> {
+        // `attempt` and `http_status` are INTEGER (int4): bind i32.
+        sqlx::query(
+            "INSERT INTO alert_deliveries (alert_id, channel, event, attempt, ok, http_status, \
+             error, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(d.alert_id)
+        .bind(d.channel)
+        .bind(d.event.as_str())
+        .bind(i32::try_from(d.attempt).unwrap_or(i32::MAX))
+        .bind(d.ok)
+        .bind(d.http_status.map(i32::from))
+        .bind(d.error)
+        .bind(d.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, alert_id: i64) -> Result<Vec<AlertDelivery>, StoreError> {
+        sqlx::query(
+            "SELECT id, alert_id, channel, event, attempt, ok, http_status, error, at \
+             FROM alert_deliveries WHERE alert_id = $1 ORDER BY id",
+        )
+        .bind(alert_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(delivery_from_row)
+        .collect()
+    }
+
+    async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(at) FROM alert_deliveries WHERE event = 'digest'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn insert_visit_batches(

@@ -5,8 +5,8 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use maskgate_api_types::{
-    AlertRule, AlertRuleSpec, AssignmentAction, Device, DeviceStatus, Heartbeat, Model,
-    ModelAssignment, ModelRun, NewVisit, Role, Visit,
+    Alert, AlertChannelSpec, AlertDelivery, AlertRule, AlertRuleSpec, AlertState, AssignmentAction,
+    Device, DeviceStatus, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Visit,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -16,9 +16,11 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    DeviceVisits, ModelUsage, NewModel, Position, SlotCount, Store, StoreError, UserRecord,
-    VisitFilter, close_runs, conflict_as, parse_action, parse_camera_state, parse_manifest,
-    parse_role, parse_spec, spec_json, tally_slots,
+    AlertFilter, DeviceCount, DeviceVisits, ModelUsage, NewAlert, NewDelivery, NewModel, Position,
+    SlotCount, Store, StoreError, StoredChannel, Trend, UserRecord, VisitFilter, channel_json,
+    close_runs, conflict_as, next_trend, parse_action, parse_camera_state, parse_channel,
+    parse_event, parse_evidence, parse_manifest, parse_role, parse_severity, parse_spec,
+    severity_str, spec_json, tally_slots,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -128,7 +130,7 @@ impl SqliteStore {
 
 const DEVICE_COLUMNS: &str = "id, name, created_at, last_seen_at, reported_at, queue_depth, \
      oldest_queued_at, last_upload_at, camera_state, model_version, model_sha256, model_error, \
-     assigned_model_id";
+     assigned_model_id, camera_since, queue_growing_since";
 
 const RULE_COLUMNS: &str = "id, spec, created_by, created_at, updated_at";
 
@@ -139,6 +141,54 @@ fn rule_from_row(row: &SqliteRow) -> Result<AlertRule, StoreError> {
         created_by: row.try_get("created_by")?,
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
         updated_at: parse_ts(&row.try_get::<String, _>("updated_at")?)?,
+    })
+}
+
+const ALERT_COLUMNS: &str = "id, rule_id, rule_name, kind, severity, device, message, \
+     evidence, fired_at, acked_at, acked_by, escalated_at, resolved_at";
+
+fn alert_from_row(row: &SqliteRow) -> Result<Alert, StoreError> {
+    Ok(Alert {
+        id: row.try_get("id")?,
+        rule_id: row.try_get("rule_id")?,
+        rule_name: row.try_get("rule_name")?,
+        kind: row.try_get("kind")?,
+        severity: parse_severity(&row.try_get::<String, _>("severity")?)?,
+        device: row.try_get("device")?,
+        message: row.try_get("message")?,
+        evidence: parse_evidence(&row.try_get::<String, _>("evidence")?)?,
+        fired_at: parse_ts(&row.try_get::<String, _>("fired_at")?)?,
+        acked_at: opt_ts(row.try_get("acked_at")?)?,
+        acked_by: row.try_get("acked_by")?,
+        escalated_at: opt_ts(row.try_get("escalated_at")?)?,
+        resolved_at: opt_ts(row.try_get("resolved_at")?)?,
+    })
+}
+
+const CHANNEL_COLUMNS: &str = "id, spec, created_at, updated_at";
+
+fn channel_from_row(row: &SqliteRow) -> Result<StoredChannel, StoreError> {
+    Ok(StoredChannel {
+        id: row.try_get("id")?,
+        spec: parse_channel(&row.try_get::<String, _>("spec")?)?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        updated_at: parse_ts(&row.try_get::<String, _>("updated_at")?)?,
+    })
+}
+
+fn delivery_from_row(row: &SqliteRow) -> Result<AlertDelivery, StoreError> {
+    let attempt: i64 = row.try_get("attempt")?;
+    let status: Option<i64> = row.try_get("http_status")?;
+    Ok(AlertDelivery {
+        id: row.try_get("id")?,
+        alert_id: row.try_get("alert_id")?,
+        channel: row.try_get("channel")?,
+        event: parse_event(&row.try_get::<String, _>("event")?)?,
+        attempt: attempt.clamp(0, u32::MAX as i64) as u32,
+        ok: row.try_get("ok")?,
+        http_status: status.and_then(|s| u16::try_from(s).ok()),
+        error: row.try_get("error")?,
+        at: parse_ts(&row.try_get::<String, _>("at")?)?,
     })
 }
 
@@ -174,6 +224,8 @@ fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
                 model_version: row.try_get("model_version")?,
                 model_sha256: row.try_get("model_sha256")?,
                 model_error: row.try_get("model_error")?,
+                camera_since: opt_ts(row.try_get("camera_since")?)?,
+                queue_growing_since: opt_ts(row.try_get("queue_growing_since")?)?,
             })
         }
         None => None,
@@ -382,11 +434,21 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Device, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let before: Option<String> =
-            sqlx::query_scalar("SELECT model_version FROM devices WHERE id = ?")
-                .bind(device_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let row = sqlx::query(
+            "SELECT model_version, camera_state, camera_since, queue_depth, \
+             queue_growing_since FROM devices WHERE id = ?",
+        )
+        .bind(device_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let before: Option<String> = row.try_get("model_version")?;
+        let trend = Trend {
+            camera_state: row.try_get("camera_state")?,
+            camera_since: opt_ts(row.try_get("camera_since")?)?,
+            queue_depth: row.try_get("queue_depth")?,
+            queue_growing_since: opt_ts(row.try_get("queue_growing_since")?)?,
+        };
+        let (camera_since, growing_since) = next_trend(&trend, heartbeat, now);
         if let Some(model) = &heartbeat.model_version
             && before.as_ref() != Some(model)
         {
@@ -403,7 +465,8 @@ impl Store for SqliteStore {
         let row = sqlx::query(&format!(
             "UPDATE devices SET last_seen_at = ?, reported_at = ?, queue_depth = ?, \
              oldest_queued_at = ?, last_upload_at = ?, camera_state = ?, model_version = ?, \
-             model_sha256 = ?, model_error = ? WHERE id = ? RETURNING {DEVICE_COLUMNS}"
+             model_sha256 = ?, model_error = ?, camera_since = ?, queue_growing_since = ? \
+             WHERE id = ? RETURNING {DEVICE_COLUMNS}"
         ))
         .bind(ts(now))
         .bind(ts(now))
@@ -414,6 +477,8 @@ impl Store for SqliteStore {
         .bind(heartbeat.model_version.as_deref())
         .bind(heartbeat.model_sha256.as_deref())
         .bind(heartbeat.model_error.as_deref())
+        .bind(camera_since.map(ts))
+        .bind(growing_since.map(ts))
         .bind(device_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -670,11 +735,295 @@ impl Store for SqliteStore {
     }
 
     async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE alerts SET rule_id = NULL WHERE rule_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM alert_rules WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn visit_counts_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DeviceCount>, StoreError> {
+        sqlx::query(
+            "SELECT device_id, SUM(passed) AS passed, SUM(1 - passed) AS failed \
+             FROM visits WHERE captured_at >= ? GROUP BY device_id",
+        )
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(DeviceCount {
+                device_id: row.try_get("device_id")?,
+                passed: row.try_get("passed")?,
+                failed: row.try_get("failed")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn failed_visits_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError> {
+        sqlx::query(
+            "SELECT device_id, captured_at FROM visits \
+             WHERE captured_at >= ? AND passed = 0 ORDER BY captured_at",
+        )
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("device_id")?,
+                parse_ts(&row.try_get::<String, _>("captured_at")?)?,
+            ))
+        })
+        .collect()
+    }
+
+    async fn insert_alert(&self, alert: &NewAlert<'_>) -> Result<Alert, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO alerts (rule_id, rule_name, kind, severity, device_id, device, \
+             message, evidence, fired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             RETURNING {ALERT_COLUMNS}"
+        ))
+        .bind(alert.rule_id)
+        .bind(alert.rule_name)
+        .bind(alert.kind)
+        .bind(severity_str(alert.severity))
+        .bind(alert.device.map(|d| d.0))
+        .bind(alert.device.map(|d| d.1))
+        .bind(alert.message)
+        .bind(alert.evidence.to_string())
+        .bind(ts(alert.fired_at))
+        .fetch_one(&self.pool)
+        .await?;
+        alert_from_row(&row)
+    }
+
+    async fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
+        sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(alert_from_row)
+            .transpose()
+    }
+
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        limit: u32,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1 = 1"));
+        match filter.state {
+            Some(AlertState::Open) => q.push(" AND resolved_at IS NULL AND acked_at IS NULL"),
+            Some(AlertState::Acknowledged) => {
+                q.push(" AND resolved_at IS NULL AND acked_at IS NOT NULL")
+            }
+            Some(AlertState::Resolved) => q.push(" AND resolved_at IS NOT NULL"),
+            None => &mut q,
+        };
+        if let Some(device) = &filter.device {
+            q.push(" AND device = ").push_bind(device.clone());
+        }
+        if let Some(rule) = filter.rule_id {
+            q.push(" AND rule_id = ").push_bind(rule);
+        }
+        if let Some(severity) = filter.severity {
+            q.push(" AND severity = ").push_bind(severity_str(severity));
+        }
+        if let Some(from) = filter.from {
+            q.push(" AND fired_at >= ").push_bind(ts(from));
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND fired_at < ").push_bind(ts(to));
+        }
+        if let Some(before) = filter.before {
+            q.push(" AND id < ").push_bind(before);
+        }
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(alert_from_row)
+            .collect()
+    }
+
+    async fn recent_alerts(&self, since: DateTime<Utc>) -> Result<Vec<Alert>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE fired_at >= ? \
+             OR (resolved_at IS NULL AND kind <> 'failed_check') ORDER BY id"
+        ))
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(alert_from_row)
+        .collect()
+    }
+
+    async fn ack_alert(
+        &self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Alert>, StoreError> {
+        sqlx::query(
+            "UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(by)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.alert(id).await
+    }
+
+    async fn escalate_alert(&self, id: i64, now: DateTime<Utc>) -> Result<Alert, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE alerts SET escalated_at = ? WHERE id = ? RETURNING {ALERT_COLUMNS}"
+        ))
+        .bind(ts(now))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        alert_from_row(&row)
+    }
+
+    async fn resolve_alert(&self, id: i64, now: DateTime<Utc>) -> Result<Alert, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE alerts SET resolved_at = ? WHERE id = ? RETURNING {ALERT_COLUMNS}"
+        ))
+        .bind(ts(now))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        alert_from_row(&row)
+    }
+
+    async fn create_alert_channel(
+        &self,
+        spec: &AlertChannelSpec,
+        now: DateTime<Utc>,
+    ) -> Result<StoredChannel, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO alert_channels (name, spec, created_at, updated_at) \
+             VALUES (?, ?, ?, ?) RETURNING {CHANNEL_COLUMNS}"
+        ))
+        .bind(&spec.name)
+        .bind(channel_json(spec))
+        .bind(ts(now))
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(conflict_as(format!("alert channel `{}`", spec.name)))?;
+        channel_from_row(&row)
+    }
+
+    async fn list_alert_channels(&self) -> Result<Vec<StoredChannel>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CHANNEL_COLUMNS} FROM alert_channels ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(channel_from_row)
+        .collect()
+    }
+
+    async fn alert_channel(&self, id: i64) -> Result<Option<StoredChannel>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(channel_from_row)
+        .transpose()
+    }
+
+    async fn update_alert_channel(
+        &self,
+        id: i64,
+        spec: &AlertChannelSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredChannel>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE alert_channels SET name = ?, spec = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&spec.name)
+        .bind(channel_json(spec))
+        .bind(ts(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as(format!("alert channel `{}`", spec.name)))?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.alert_channel(id).await
+    }
+
+    async fn delete_alert_channel(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM alert_channels WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_delivery(&self, d: &NewDelivery<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO alert_deliveries (alert_id, channel, event, attempt, ok, http_status, \
+             error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(d.alert_id)
+        .bind(d.channel)
+        .bind(d.event.as_str())
+        .bind(i64::from(d.attempt))
+        .bind(d.ok)
+        .bind(d.http_status.map(i64::from))
+        .bind(d.error)
+        .bind(ts(d.at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, alert_id: i64) -> Result<Vec<AlertDelivery>, StoreError> {
+        sqlx::query(
+            "SELECT id, alert_id, channel, event, attempt, ok, http_status, error, at \
+             FROM alert_deliveries WHERE alert_id = ? ORDER BY id",
+        )
+        .bind(alert_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(delivery_from_row)
+        .collect()
+    }
+
+    async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<String> =
+            sqlx::query_scalar("SELECT MAX(at) FROM alert_deliveries WHERE event = 'digest'")
+                .fetch_one(&self.pool)
+                .await?;
+        opt_ts(at)
     }
 
     async fn insert_visit_batches(

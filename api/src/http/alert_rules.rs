@@ -17,7 +17,14 @@ async fn check(state: &AppState, spec: &AlertRuleSpec) -> ApiResult<()> {
         .into_iter()
         .map(|d| d.name)
         .collect();
-    validate_rule(spec, &doors).map_err(ApiError::Validation)
+    let channels: Vec<String> = state
+        .store
+        .list_alert_channels()
+        .await?
+        .into_iter()
+        .map(|c| c.spec.name)
+        .collect();
+    validate_rule(spec, &doors, &channels).map_err(ApiError::Validation)
 }
 
 fn not_found(id: i64) -> ApiError {

@@ -129,5 +129,6 @@ pub(crate) async fn record_heartbeat(
         .await?;
     state.metrics.heartbeats.inc();
     let _ = state.events.send(StreamEvent::Device(updated));
+    state.alerts.poke();
     Ok(axum::Json(HeartbeatAck { server_time: now }))
 }

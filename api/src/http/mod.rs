@@ -7,7 +7,9 @@
 pub mod error;
 pub mod extract;
 
+mod alert_channels;
 mod alert_rules;
+mod alerts;
 mod assignments;
 mod auth;
 mod devices;
@@ -37,6 +39,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::alerts::{AlertEngine, AlertSettings};
 use crate::clock::Clock;
 use crate::db::Store;
 use crate::ingest::Ingest;
@@ -65,6 +68,8 @@ pub struct Settings {
     pub max_clock_skew: Duration,
     /// The largest model file `POST /api/v1/models` accepts, in bytes.
     pub max_model_bytes: usize,
+    /// How alerts are evaluated and delivered.
+    pub alerts: AlertSettings,
 }
 
 impl Default for Settings {
@@ -78,6 +83,7 @@ impl Default for Settings {
             max_body_bytes: 2 * 1024 * 1024,
             max_clock_skew: Duration::minutes(5),
             max_model_bytes: maskgate_api_types::DEFAULT_MAX_MODEL_BYTES as usize,
+            alerts: AlertSettings::default(),
         }
     }
 }
@@ -97,6 +103,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Group commit of posted visits.
     pub ingest: Ingest,
+    /// The alert engine.
+    pub alerts: AlertEngine,
     /// Flips to `true` when the server shuts down, so open streams end.
     shutdown: Arc<watch::Sender<bool>>,
 }
@@ -118,6 +126,13 @@ impl AppState {
         let (shutdown, _) = watch::channel(false);
         Self {
             ingest: Ingest::start(store.clone(), clock.clone()),
+            alerts: AlertEngine::start(
+                store.clone(),
+                clock.clone(),
+                events.clone(),
+                settings.tz,
+                settings.alerts.clone(),
+            ),
             store,
             settings: Arc::new(settings),
             clock,
@@ -166,6 +181,19 @@ fn api_router_with(max_model_bytes: usize) -> OpenApiRouter<AppState> {
             alert_rules::update_alert_rule,
             alert_rules::delete_alert_rule
         ))
+        .routes(routes!(
+            alert_channels::list_alert_channels,
+            alert_channels::create_alert_channel
+        ))
+        .routes(routes!(
+            alert_channels::get_alert_channel,
+            alert_channels::update_alert_channel,
+            alert_channels::delete_alert_channel
+        ))
+        .routes(routes!(alerts::list_alerts))
+        .routes(routes!(alerts::get_alert))
+        .routes(routes!(alerts::ack_alert))
+        .routes(routes!(alerts::list_deliveries))
         .routes(routes!(health::get_health))
         .routes(routes!(metrics::get_metrics))
         .routes(routes!(openapi::get_openapi))

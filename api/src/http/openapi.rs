@@ -32,7 +32,7 @@ pub const DEVICE_SCHEME: &str = "device";
         (name = "devices", description = "Doors and their heartbeats"),
         (name = "stream", description = "Live events"),
         (name = "models", description = "The model registry and rollouts"),
-        (name = "alerts", description = "Alert rules"),
+        (name = "alerts", description = "Alert rules, alerts, channels and the delivery log"),
     )
 )]
 struct ApiDoc;

@@ -71,6 +71,7 @@ pub(crate) async fn get_stream(
                     maskgate_api_types::StreamEvent::Visit(v) => serde_json::to_string(v),
                     maskgate_api_types::StreamEvent::Device(d) => serde_json::to_string(d),
                     maskgate_api_types::StreamEvent::Assignment(a) => serde_json::to_string(a),
+                    maskgate_api_types::StreamEvent::Alert(a) => serde_json::to_string(a),
                 };
                 Event::default()
                     .event(name)

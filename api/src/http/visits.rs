@@ -131,6 +131,9 @@ pub(crate) async fn create_visits(
     let duplicates = total - accepted;
     state.metrics.visits_accepted.inc_by(accepted as u64);
     state.metrics.visits_duplicate.inc_by(duplicates as u64);
+    if accepted > 0 {
+        state.alerts.poke();
+    }
     if state.events.receiver_count() > 0 {
         for (visit, _) in unique.into_iter().zip(stored).filter(|(_, s)| *s) {
             // No listener is not an error.

@@ -101,6 +101,15 @@ async fn the_openapi_document_covers_every_route() {
         "GET /api/v1/alert-rules/{id}",
         "PUT /api/v1/alert-rules/{id}",
         "DELETE /api/v1/alert-rules/{id}",
+        "GET /api/v1/alert-channels",
+        "POST /api/v1/alert-channels",
+        "GET /api/v1/alert-channels/{id}",
+        "PUT /api/v1/alert-channels/{id}",
+        "DELETE /api/v1/alert-channels/{id}",
+        "GET /api/v1/alerts",
+        "GET /api/v1/alerts/{id}",
+        "POST /api/v1/alerts/{id}/ack",
+        "GET /api/v1/alerts/{id}/deliveries",
     ]
     .into_iter()
     .map(String::from)

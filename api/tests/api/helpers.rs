@@ -38,6 +38,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    /// The app's alert engine, to evaluate rules at the manual clock's time.
+    pub alerts: maskgate_api::alerts::AlertEngine,
     database_url: String,
     store: Arc<dyn db::Store>,
     stop: Option<oneshot::Sender<()>>,
@@ -163,6 +165,7 @@ pub async fn spawn_app(backend: Backend, configure: impl FnOnce(&mut Settings)) 
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(Utc::now().trunc_subsecs(6)));
     let state = AppState::new(store.clone(), settings, clock.clone());
+    let alerts = state.alerts.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -175,6 +178,7 @@ pub async fn spawn_app(backend: Backend, configure: impl FnOnce(&mut Settings)) 
         address,
         client: reqwest::Client::new(),
         clock,
+        alerts,
         database_url: url,
         store,
         stop: Some(stop),

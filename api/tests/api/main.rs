@@ -3,6 +3,7 @@
 mod helpers;
 
 mod alert_rules;
+mod alerts;
 mod auth;
 mod devices;
 mod docs_and_metrics;

@@ -10,7 +10,7 @@ use crate::backend_tests;
 use crate::helpers::{TestApp, visit};
 
 /// Reads SSE frames until one with the given event name arrives; returns its data.
-async fn next_event(
+pub(crate) async fn next_event(
     response: &mut reqwest::Response,
     name: &str,
     within: Duration,
