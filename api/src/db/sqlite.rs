@@ -47,6 +47,13 @@ fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
 }
 
 impl SqliteStore {
+    /// A write transaction that takes the write lock at once. A deferred one that reads
+    /// first fails with SQLITE_BUSY (no wait) when another connection commits between its
+    /// read and its first write; an immediate one waits its turn under the busy timeout.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Opens (creating when missing) the SQLite database at `url` and runs migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -313,7 +320,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
             .bind(ts(now))
             .execute(&mut *tx)
@@ -355,7 +362,7 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM login_failures WHERE subject = ? AND failed_at < ?")
             .bind(subject)
             .bind(ts(forget_before))
@@ -433,7 +440,7 @@ impl Store for SqliteStore {
         heartbeat: &Heartbeat,
         now: DateTime<Utc>,
     ) -> Result<Device, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "SELECT model_version, camera_state, camera_since, queue_depth, \
              queue_growing_since FROM devices WHERE id = ?",
@@ -503,7 +510,7 @@ impl Store for SqliteStore {
         model: &NewModel<'_>,
         now: DateTime<Utc>,
     ) -> Result<Model, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO model_files (sha256, content) VALUES (?, ?) ON CONFLICT DO NOTHING",
         )
@@ -570,7 +577,7 @@ impl Store for SqliteStore {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<i64>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut previous = Vec::with_capacity(device_ids.len());
         for &device_id in device_ids {
             let before: Option<i64> =
@@ -735,7 +742,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE alerts SET rule_id = NULL WHERE rule_id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -1031,7 +1038,7 @@ impl Store for SqliteStore {
         batches: &[DeviceVisits<'_>],
         received_at: DateTime<Utc>,
     ) -> Result<Vec<Vec<bool>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut stored = Vec::with_capacity(batches.len());
         for batch in batches {
             stored.push(
