@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod alerts;
+pub mod mqtt;
 pub use alerts::{
     Alert, AlertChannel, AlertChannelList, AlertChannelSpec, AlertDelivery, AlertDeliveryList,
     AlertList, AlertRule, AlertRuleList, AlertRuleSpec, AlertState, ChannelKind, Condition,

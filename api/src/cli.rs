@@ -98,6 +98,17 @@ pub struct ServeArgs {
     /// it; no digest when unset.
     #[arg(long, env = "MASKGATE_DIGEST_AT", value_parser = parse_digest_at)]
     pub digest_at: Option<chrono::NaiveTime>,
+    /// MQTT broker to take doors' visits and heartbeats from, beside HTTP:
+    /// `mqtt://[user[:password]@]host[:port]` or `mqtts://…`.
+    #[arg(long, env = "MASKGATE_MQTT_URL", hide_env_values = true)]
+    pub mqtt_url: Option<Secret>,
+    /// The server's MQTT client id (give each api instance its own).
+    #[arg(long, env = "MASKGATE_MQTT_CLIENT_ID", default_value = "maskgate-api")]
+    pub mqtt_client_id: String,
+    /// Shared-subscription group, so several api instances split the load; `none` for a
+    /// broker without shared subscriptions.
+    #[arg(long, env = "MASKGATE_MQTT_SHARE_GROUP", default_value = "maskgate")]
+    pub mqtt_share_group: String,
 }
 
 fn parse_digest_at(text: &str) -> Result<chrono::NaiveTime, String> {
@@ -282,6 +293,14 @@ async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> an
         "MaskGate listening on http://{}",
         listener.local_addr()?
     );
+    if let Some(mqtt_url) = &args.mqtt_url {
+        let settings = crate::mqtt::MqttSettings {
+            url: mqtt_url.expose().to_owned(),
+            client_id: args.mqtt_client_id.clone(),
+            share_group: (args.mqtt_share_group != "none").then(|| args.mqtt_share_group.clone()),
+        };
+        crate::mqtt::spawn(state.clone(), settings).context("cannot start the MQTT transport")?;
+    }
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod db;
 pub mod http;
 pub mod ingest;
+pub mod mqtt;
 pub mod stats;
 pub mod telemetry;
 

@@ -98,6 +98,17 @@ pub(crate) async fn record_heartbeat(
     device: AuthDevice,
     Json(heartbeat): Json<Heartbeat>,
 ) -> ApiResult<axum::Json<HeartbeatAck>> {
+    let server_time = store_heartbeat(&state, &device, &heartbeat).await?;
+    Ok(axum::Json(HeartbeatAck { server_time }))
+}
+
+/// Validates and stores a heartbeat, then tells the live stream and the alert engine; the
+/// one path heartbeats take in, over HTTP or MQTT. Returns the server's time.
+pub(crate) async fn store_heartbeat(
+    state: &AppState,
+    device: &AuthDevice,
+    heartbeat: &Heartbeat,
+) -> ApiResult<chrono::DateTime<chrono::Utc>> {
     if let Some(model) = &heartbeat.model_version
         && (model.is_empty() || model.len() > 128 || model.chars().any(char::is_control))
     {
@@ -125,10 +136,10 @@ pub(crate) async fn record_heartbeat(
     let now = state.clock.now();
     let updated = state
         .store
-        .record_heartbeat(device.id, &heartbeat, now)
+        .record_heartbeat(device.id, heartbeat, now)
         .await?;
     state.metrics.heartbeats.inc();
     let _ = state.events.send(StreamEvent::Device(updated));
     state.alerts.poke();
-    Ok(axum::Json(HeartbeatAck { server_time: now }))
+    Ok(now)
 }

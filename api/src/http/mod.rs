@@ -12,14 +12,14 @@ mod alert_rules;
 mod alerts;
 mod assignments;
 mod auth;
-mod devices;
+pub(crate) mod devices;
 mod health;
 mod metrics;
 mod models;
 mod openapi;
 mod stats;
 mod stream;
-mod visits;
+pub(crate) mod visits;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -104,8 +104,18 @@ pub(crate) async fn create_visits(
     device: AuthDevice,
     Json(batch): Json<VisitBatch>,
 ) -> ApiResult<axum::Json<VisitBatchResult>> {
+    Ok(axum::Json(ingest_batch(&state, &device, batch).await?))
+}
+
+/// Validates and stores one device's batch, then tells the live stream and the alert
+/// engine: the one path visits take in, over HTTP or MQTT.
+pub(crate) async fn ingest_batch(
+    state: &AppState,
+    device: &AuthDevice,
+    batch: VisitBatch,
+) -> ApiResult<VisitBatchResult> {
     let now = state.clock.now();
-    validate_batch(&batch, &device, now, state.settings.max_clock_skew)?;
+    validate_batch(&batch, device, now, state.settings.max_clock_skew)?;
     let total = batch.visits.len();
     let mut seen = HashSet::with_capacity(total);
     let unique: Vec<NewVisit> = batch
@@ -149,10 +159,10 @@ pub(crate) async fn create_visits(
             }));
         }
     }
-    Ok(axum::Json(VisitBatchResult {
+    Ok(VisitBatchResult {
         accepted: accepted as u32,
         duplicates: duplicates as u32,
-    }))
+    })
 }
 
 /// Query parameters of `GET /api/v1/visits`.
