@@ -4,6 +4,8 @@ mod helpers;
 
 mod alert_rules;
 mod auth;
+#[cfg(feature = "cloudwatch")]
+mod cloudwatch;
 mod devices;
 mod docs_and_metrics;
 mod history;
