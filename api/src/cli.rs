@@ -109,6 +109,22 @@ pub struct ServeArgs {
     /// broker without shared subscriptions.
     #[arg(long, env = "MASKGATE_MQTT_SHARE_GROUP", default_value = "maskgate")]
     pub mqtt_share_group: String,
+    /// The site's name, such as `seoul-hq`: the `Site` dimension of CloudWatch metrics.
+    #[arg(long, env = "MASKGATE_SITE", default_value = "default")]
+    pub site: String,
+    /// Publish per-door metrics to Amazon CloudWatch under this namespace (such as
+    /// `MaskGate`); off when unset. Region, credentials and endpoint come from the standard
+    /// AWS configuration (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, an instance role…).
+    #[arg(long, env = "MASKGATE_CLOUDWATCH_NAMESPACE")]
+    pub cloudwatch_namespace: Option<String>,
+    /// Seconds between CloudWatch publishes.
+    #[arg(long, env = "MASKGATE_CLOUDWATCH_INTERVAL_S", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub cloudwatch_interval_s: u64,
+    /// Seconds without a heartbeat or visit after which a door's CloudWatch `DeviceUp` is 0.
+    #[arg(long, env = "MASKGATE_CLOUDWATCH_SILENT_AFTER_S", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub cloudwatch_silent_after_s: u64,
 }
 
 fn parse_digest_at(text: &str) -> Result<chrono::NaiveTime, String> {
@@ -283,6 +299,7 @@ async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> an
         ..Settings::default()
     };
     let state = AppState::new(store, settings, Arc::new(SystemClock));
+    let exporter = start_cloudwatch(&state, &args).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -302,8 +319,49 @@ async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> an
         crate::mqtt::spawn(state.clone(), settings).context("cannot start the MQTT transport")?;
     }
     serve(listener, state, shutdown_signal()).await?;
+    if let Some(exporter) = exporter {
+        // It publishes what it counted since its last publish, then ends.
+        let _ = exporter.await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the CloudWatch exporter when `--cloudwatch-namespace` is set.
+#[cfg(feature = "cloudwatch")]
+async fn start_cloudwatch(
+    state: &AppState,
+    args: &ServeArgs,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(namespace) = args.cloudwatch_namespace.clone() else {
+        return Ok(None);
+    };
+    let config = crate::cloudwatch::CloudWatchConfig {
+        namespace,
+        site: args.site.clone(),
+        interval: std::time::Duration::from_secs(args.cloudwatch_interval_s),
+        // At most a week (checked by clap), so the cast cannot overflow.
+        silent_after: chrono::Duration::seconds(args.cloudwatch_silent_after_s as i64),
+    };
+    let exporter = crate::cloudwatch::spawn(state.clone(), config)
+        .await
+        .context("cannot start the CloudWatch exporter")?;
+    Ok(Some(exporter))
+}
+
+/// Without the `cloudwatch` feature, asking for the exporter is an error, not a silent no.
+#[cfg(not(feature = "cloudwatch"))]
+async fn start_cloudwatch(
+    _state: &AppState,
+    args: &ServeArgs,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if args.cloudwatch_namespace.is_some() {
+        bail!(
+            "MASKGATE_CLOUDWATCH_NAMESPACE (--cloudwatch-namespace) is set, but this build has \
+             no CloudWatch support: build it with the `cloudwatch` feature"
+        );
+    }
+    Ok(None)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -9,6 +9,8 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod cli;
 pub mod clock;
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
 pub mod credentials;
 pub mod db;
 pub mod http;

@@ -40,6 +40,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// The app's alert engine, to evaluate rules at the manual clock's time.
     pub alerts: maskgate_api::alerts::AlertEngine,
+    /// The running server's state (a clone), for parts that run beside it.
+    pub state: AppState,
     database_url: String,
     store: Arc<dyn db::Store>,
     stop: Option<oneshot::Sender<()>>,
@@ -171,7 +173,7 @@ pub async fn spawn_app(backend: Backend, configure: impl FnOnce(&mut Settings)) 
         .expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(maskgate_api::serve(listener, state, async move {
+    let server = tokio::spawn(maskgate_api::serve(listener, state.clone(), async move {
         let _ = stopped.await;
     }));
     Some(TestApp {
@@ -179,6 +181,7 @@ pub async fn spawn_app(backend: Backend, configure: impl FnOnce(&mut Settings)) 
         client: reqwest::Client::new(),
         clock,
         alerts,
+        state,
         database_url: url,
         store,
         stop: Some(stop),
@@ -308,14 +311,20 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and drops the test database.
-    pub async fn shutdown(mut self) {
+    /// Stops the server (as SIGTERM would) but keeps the test database.
+    pub async fn stop_server(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
         }
+    }
+
+    /// Stops the server and drops the test database.
+    pub async fn shutdown(mut self) {
+        self.stop_server().await;
+        drop(self.state);
         drop(self.store);
         match self.cleanup {
             Cleanup::Folder(dir) => {

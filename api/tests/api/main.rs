@@ -5,6 +5,8 @@ mod helpers;
 mod alert_rules;
 mod alerts;
 mod auth;
+#[cfg(feature = "cloudwatch")]
+mod cloudwatch;
 mod devices;
 mod docs_and_metrics;
 mod history;
