@@ -42,6 +42,9 @@ pub enum MqttError {
     Url(String),
 }
 
+/// The largest packet MQTT can carry (its remaining-length field ends there).
+const MAX_MQTT_PACKET: usize = 268_435_455;
+
 /// Handlers running at once; more messages wait at the broker.
 const CONCURRENCY: usize = 32;
 
@@ -66,7 +69,11 @@ pub fn options(settings: &MqttSettings) -> Result<MqttOptions, MqttError> {
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(false)
         .set_manual_acks(true)
-        .set_max_packet_size(MAX_PAYLOAD_BYTES + 4096, MAX_PAYLOAD_BYTES + 4096);
+        // Take in anything MQTT allows and refuse oversized payloads after reading them: a
+        // packet the client cannot read would break the connection, and the broker would
+        // redeliver it to the persistent session forever. Limit sizes at the broker
+        // (`max_packet_size`, see docs/mqtt.md).
+        .set_max_packet_size(MAX_MQTT_PACKET, 64 * 1024);
     if !url.username().is_empty() {
         let user = percent_decode(url.username());
         let password = percent_decode(url.password().unwrap_or_default());

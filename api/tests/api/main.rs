@@ -11,6 +11,7 @@ mod devices;
 mod docs_and_metrics;
 mod history;
 mod models;
+mod mqtt;
 mod stats;
 mod stream;
 mod visits;
