@@ -312,6 +312,20 @@ pub struct Device {
     /// The registry model assigned to the device; `null`: it runs the model it was
     /// installed with.
     pub assigned_model_id: Option<i64>,
+    /// For a door on MQTT: whether its status topic says it is connected (its last will
+    /// says `offline` when the broker loses it); `null` for doors on HTTP.
+    #[serde(default)]
+    pub link: Option<LinkStatus>,
+}
+
+/// What an MQTT door's status topic last said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkStatus {
+    /// `true` after `online`, `false` after `offline`.
+    pub online: bool,
+    /// When the server heard it.
+    pub since: DateTime<Utc>,
 }
 
 /// What a device reported in its last heartbeat.

@@ -598,6 +598,7 @@ mod tests {
             last_seen_at,
             status: None,
             assigned_model_id: None,
+            link: None,
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use maskgate_api_types::mqtt::{Leaf, MAX_PAYLOAD_BYTES, VisitAck, parse_topic, topic};
-use maskgate_api_types::{ErrorDetail, Heartbeat, VisitBatch};
+use maskgate_api_types::{ErrorDetail, Heartbeat, StreamEvent, VisitBatch};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinHandle;
@@ -230,11 +230,40 @@ impl Handler {
                     tracing::warn!(door, error = %err, "refused a malformed MQTT heartbeat")
                 }
             },
-            Leaf::Status => {
-                let status = String::from_utf8_lossy(&publish.payload);
-                tracing::info!(door, status = %status, "door status over MQTT");
-            }
+            Leaf::Status => self.status(&device, &publish.payload).await,
             Leaf::Ack => {}
+        }
+    }
+
+    /// `online` / `offline` (the door's last will): stored, and shown on the live stream.
+    async fn status(&self, device: &AuthDevice, payload: &[u8]) {
+        let online = match payload {
+            b"online" => true,
+            b"offline" => false,
+            _ => {
+                tracing::warn!(door = %device.name, "refused a status that is neither online nor offline");
+                return;
+            }
+        };
+        let now = self.state.clock.now();
+        let stored = self
+            .state
+            .store
+            .set_link_status(device.id, online, now)
+            .await;
+        match stored {
+            Ok(()) => {
+                if online {
+                    tracing::info!(door = %device.name, "door online over MQTT");
+                } else {
+                    tracing::warn!(door = %device.name, "door offline (its last will)");
+                }
+                if let Ok(Some(updated)) = self.state.store.device_by_id(device.id).await {
+                    let _ = self.state.events.send(StreamEvent::Device(updated));
+                }
+                self.state.alerts.poke();
+            }
+            Err(err) => tracing::error!(error = %err, "cannot store a door's status"),
         }
     }
 

@@ -361,6 +361,14 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Visit>, StoreError>;
 
+    /// Records what an MQTT door's status topic said (`online`: `true`).
+    async fn set_link_status(
+        &self,
+        device_id: i64,
+        online: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Finds a device by id.
     async fn device_by_id(&self, id: i64) -> Result<Option<Device>, StoreError>;
 
@@ -611,6 +619,17 @@ pub(crate) fn parse_severity(s: &str) -> Result<Severity, StoreError> {
 
 pub(crate) fn parse_event(s: &str) -> Result<DeliveryEvent, StoreError> {
     s.parse().map_err(StoreError::Corrupt)
+}
+
+/// `devices.link_status` and `link_status_at` as the wire's [`maskgate_api_types::LinkStatus`].
+pub(crate) fn link_status(
+    status: Option<String>,
+    at: Option<DateTime<Utc>>,
+) -> Option<maskgate_api_types::LinkStatus> {
+    Some(maskgate_api_types::LinkStatus {
+        online: status? == "online",
+        since: at?,
+    })
 }
 
 pub(crate) fn parse_camera_state(s: &str) -> Result<maskgate_api_types::CameraState, StoreError> {

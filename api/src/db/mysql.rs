@@ -13,9 +13,9 @@ use uuid::Uuid;
 use super::{
     AlertFilter, DeviceCount, DeviceVisits, ModelUsage, NewAlert, NewDelivery, NewModel, Position,
     SlotCount, Store, StoreError, StoredChannel, Trend, UserRecord, VisitFilter, channel_json,
-    close_runs, conflict_as, next_trend, parse_action, parse_camera_state, parse_channel,
-    parse_event, parse_evidence, parse_manifest, parse_role, parse_severity, parse_spec,
-    severity_str, spec_json, tally_slots,
+    close_runs, conflict_as, link_status, next_trend, parse_action, parse_camera_state,
+    parse_channel, parse_event, parse_evidence, parse_manifest, parse_role, parse_severity,
+    parse_spec, severity_str, spec_json, tally_slots,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
@@ -103,7 +103,7 @@ impl MySqlStore {
 
 const DEVICE_COLUMNS: &str = "id, name, created_at, last_seen_at, reported_at, queue_depth, \
      oldest_queued_at, last_upload_at, camera_state, model_version, model_sha256, model_error, \
-     assigned_model_id, camera_since, queue_growing_since";
+     assigned_model_id, camera_since, queue_growing_since, link_status, link_status_at";
 
 const RULE_COLUMNS: &str = "id, spec, created_by, created_at, updated_at";
 
@@ -211,6 +211,7 @@ fn device_from_row(row: &MySqlRow) -> Result<Device, StoreError> {
         last_seen_at: row.try_get("last_seen_at")?,
         status,
         assigned_model_id: row.try_get("assigned_model_id")?,
+        link: link_status(row.try_get("link_status")?, row.try_get("link_status_at")?),
     })
 }
 
@@ -456,6 +457,22 @@ impl Store for MySqlStore {
         .await?;
         tx.commit().await?;
         self.fetch_device(device_id).await
+    }
+
+    async fn set_link_status(
+        &self,
+        device_id: i64,
+        online: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let status = if online { "online" } else { "offline" };
+        sqlx::query("UPDATE devices SET link_status = ?, link_status_at = ? WHERE id = ?")
+            .bind(status)
+            .bind(now)
+            .bind(device_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn device_by_id(&self, id: i64) -> Result<Option<Device>, StoreError> {

@@ -262,6 +262,63 @@ async fn visits_over_mqtt_are_stored_once_and_acknowledged_by_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_door_s_last_will_marks_it_offline() {
+    let Some(broker) = Broker::start(false) else {
+        return;
+    };
+    let Some(app) = app_on(&broker, "").await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.device(&admin, "front").await;
+    let mut options = MqttOptions::new("door-front", "127.0.0.1", broker.port);
+    options
+        .set_keep_alive(StdDuration::from_secs(5))
+        .set_last_will(rumqttc::LastWill::new(
+            topic("hq", "front", Leaf::Status),
+            "offline",
+            QoS::AtLeastOnce,
+            true,
+        ));
+    let (client, eventloop) = AsyncClient::new(options, 16);
+    let (tx, _acks) = tokio::sync::mpsc::unbounded_channel();
+    let pump = tokio::spawn(pump(eventloop, tx));
+    client
+        .publish(
+            topic("hq", "front", Leaf::Status),
+            QoS::AtLeastOnce,
+            true,
+            "online",
+        )
+        .await
+        .expect("publish");
+    let link = |online: bool| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let deadline = Instant::now() + StdDuration::from_secs(5);
+            loop {
+                let front = device(app, admin, "front").await;
+                if front.link.is_some_and(|l| l.online == online) {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "front is not {}",
+                    if online { "online" } else { "offline" }
+                );
+                tokio::time::sleep(StdDuration::from_millis(50)).await;
+            }
+        }
+    };
+    link(true).await;
+    // The door's connection dies without a goodbye: the broker publishes its last will.
+    pump.abort();
+    link(false).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_are_refused_and_the_server_keeps_going() {
     let Some(broker) = Broker::start(false) else {
         return;
