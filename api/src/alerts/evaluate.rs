@@ -65,7 +65,32 @@ pub(super) async fn evaluate(context: &Context) -> Result<(), StoreError> {
             .collect();
         pass.run(&doors, &mut counts).await?;
     }
+    retire(context, &rules, &recent, now).await?;
     escalate(context, &rules, &recent, now).await
+}
+
+/// Resolves open state alerts whose rule was deleted or disabled: nothing watches their
+/// condition any more, so nothing else would ever close them.
+async fn retire(
+    context: &Context,
+    rules: &[AlertRule],
+    recent: &[Alert],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for alert in recent
+        .iter()
+        .filter(|a| a.resolved_at.is_none() && a.kind != "failed_check")
+    {
+        let watched = rules
+            .iter()
+            .any(|r| Some(r.id) == alert.rule_id && r.spec.enabled);
+        if !watched {
+            let resolved = context.store.resolve_alert(alert.id, now).await?;
+            tracing::info!(alert = resolved.id, rule = %resolved.rule_name, "alert resolved: its rule is gone or disabled");
+            announce(context, &resolved, &[], DeliveryEvent::Resolved);
+        }
+    }
+    Ok(())
 }
 
 /// The longest look back a condition needs, in minutes.

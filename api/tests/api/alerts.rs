@@ -319,6 +319,20 @@ alert_tests! {
         assert_eq!(list[0].resolved_at, Some(app.now()));
         assert_eq!(alerts(&app, &admin, "?state=resolved").await.len(), 1);
         assert_eq!(alerts(&app, &admin, "?state=open").await.len(), 0);
+
+        // Silent again past the cooldown, then the rule is deleted: its open alert is closed,
+        // not left open forever.
+        advance(&app, 26);
+        evaluate(&app).await;
+        let open = alerts(&app, &admin, "?state=open").await;
+        assert_eq!(open.len(), 1);
+        let rule = open[0].rule_id.expect("rule");
+        let deleted = app.client.delete(app.url(&format!("/api/v1/alert-rules/{rule}")))
+            .bearer_auth(&admin).send().await.expect("delete");
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        evaluate(&app).await;
+        let all = alerts(&app, &admin, "").await;
+        assert!(all.iter().all(|a| a.state() == AlertState::Resolved && a.rule_id.is_none()), "{all:?}");
         app
     }
 
