@@ -66,6 +66,9 @@ pub enum Command {
     /// Manage door devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Run everything on this machine: the server on a fresh SQLite file, an admin login
+    /// (printed) and a simulated door playing face photos through the real edge agent.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Flags of `maskgate serve`.
@@ -218,6 +221,9 @@ pub fn site_time_zone(configured: Option<&str>) -> anyhow::Result<Tz> {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Demo(args)) = cli.command {
+        return crate::demo::run(args).await;
+    }
     let url = cli.database_url.expose().to_owned();
     let store = db::connect(&url)
         .await
@@ -228,6 +234,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Serve(args) => run_server(store, &url, args).await,
+        Command::Demo(_) => unreachable!("handled before the database is opened"),
         Command::Migrate => {
             println!("migrations are up to date ({})", store.backend());
             Ok(())
@@ -285,6 +292,19 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 }
 
 async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    serve_on(store, url, args, listener).await
+}
+
+/// Runs the server on a bound listener until SIGINT or SIGTERM.
+pub(crate) async fn serve_on(
+    store: Arc<dyn db::Store>,
+    url: &str,
+    args: ServeArgs,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<()> {
     let tz = site_time_zone(args.tz.as_deref())?;
     let settings = Settings {
         tz,
@@ -300,9 +320,6 @@ async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> an
     };
     let state = AppState::new(store, settings, Arc::new(SystemClock));
     let exporter = start_cloudwatch(&state, &args).await?;
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.bind))?;
     tracing::info!(
         address = %listener.local_addr()?,
         database = %redact_database_url(url),

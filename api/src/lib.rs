@@ -13,6 +13,7 @@ pub mod clock;
 pub mod cloudwatch;
 pub mod credentials;
 pub mod db;
+pub mod demo;
 pub mod http;
 pub mod ingest;
 pub mod mqtt;

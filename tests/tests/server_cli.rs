@@ -237,3 +237,107 @@ fn a_bad_configuration_is_refused_with_a_clear_message() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `maskgate demo`: one command gives a server, a printed admin login and a door deciding
+/// on real photos through the real agent; Ctrl-C/SIGTERM stops both.
+#[tokio::test]
+async fn the_demo_runs_a_server_and_a_door_in_one_command() {
+    let Some(shared) = maskgate_tests::shared() else {
+        return;
+    };
+    // The demo starts the agent that sits beside the server binary.
+    workspace_binary("edge-agent", "maskgate-edge-agent", "edge-agent");
+    let dir = temp_dir();
+    let root = maskgate_tests::workspace_root();
+    let mut demo = KillOnDrop(
+        Command::new(workspace_binary("api", "maskgate-api", "maskgate"))
+            .arg("demo")
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--bind", "127.0.0.1:0", "--no-open", "--every-s", "1"])
+            .arg("--photos")
+            .arg(shared.join("data/masks/test"))
+            .arg("--model")
+            .arg(root.join("models/maskgate-cnn-v1.json"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the demo"),
+    );
+    let stdout = demo.0.stdout.take().expect("stdout");
+    let (lines, banner) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let (mut url, mut password) = (None, None);
+    while url.is_none() || password.is_none() {
+        let line = banner
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the demo prints its dashboard and login");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["dashboard", u] => url = Some(u.trim_end_matches('/').to_owned()),
+            ["login", "admin", "/", p] => password = Some((*p).to_owned()),
+            _ => {}
+        }
+    }
+    let (base, password) = (url.expect("url"), password.expect("password"));
+    let client = reqwest::Client::new();
+    let login: LoginResponse = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("the printed login works");
+    let started = Instant::now();
+    loop {
+        let page: serde_json::Value = client
+            .get(format!("{base}/api/v1/visits?device=demo-door"))
+            .bearer_auth(&login.token)
+            .send()
+            .await
+            .expect("visits")
+            .json()
+            .await
+            .expect("body");
+        if page["items"].as_array().is_some_and(|v| v.len() >= 2) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the simulated door decided nothing in 90 s:\n{}",
+            std::fs::read_to_string(dir.join("door.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &demo.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let stopping = Instant::now();
+    while demo.0.try_wait().expect("wait").is_none() {
+        assert!(
+            stopping.elapsed() < Duration::from_secs(15),
+            "the demo did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let config = dir.join("door.toml");
+    let door_left = Command::new("pgrep")
+        .args(["-f", &config.display().to_string()])
+        .output()
+        .expect("pgrep");
+    assert!(door_left.stdout.is_empty(), "the door outlived the demo");
+    let _ = std::fs::remove_dir_all(dir);
+}

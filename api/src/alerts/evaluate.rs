@@ -27,7 +27,7 @@ struct Finding {
 }
 
 pub(super) async fn evaluate(context: &Context) -> Result<(), StoreError> {
-    let now = context.clock.now();
+    let started = context.clock.now();
     let rules = context.store.list_alert_rules().await?;
     let horizon = rules
         .iter()
@@ -42,9 +42,11 @@ pub(super) async fn evaluate(context: &Context) -> Result<(), StoreError> {
         .unwrap_or(0);
     let recent = context
         .store
-        .recent_alerts(now - Duration::minutes(horizon + 1))
+        .recent_alerts(started - Duration::minutes(horizon + 1))
         .await?;
     let devices = context.store.list_devices().await?;
+    // Read after the doors' state, so no heartbeat in that state is newer than `now`.
+    let now = context.clock.now();
     let mut counts: HashMap<i64, Vec<DeviceCount>> = HashMap::new();
     for rule in rules.iter().filter(|r| r.spec.enabled) {
         let mut pass = RulePass {
@@ -283,7 +285,9 @@ impl RulePass<'_> {
             let after = last.map(|a| a.fired_at);
             let times: Vec<DateTime<Utc>> = failed
                 .iter()
-                .filter(|(d, at)| *d == door.id && after.is_none_or(|a| *at > a))
+                // Up to now only: a fail captured after this evaluation began (or by a door
+                // whose clock runs ahead) is counted by a later one, never twice.
+                .filter(|(d, at)| *d == door.id && *at <= self.now && after.is_none_or(|a| *at > a))
                 .map(|(_, at)| *at)
                 .collect();
             if (times.len() as i64) < fails {

@@ -407,6 +407,15 @@ alert_tests! {
         let admin = app.admin_token().await;
         let front = app.device(&admin, "front").await;
         let back = app.device(&admin, "back").await;
+        let mix = |passes: usize, fails: usize| {
+            let mut v: Vec<_> = (0..passes).map(|_| visit(&app, Duration::minutes(5), true)).collect();
+            v.extend((0..fails).map(|_| visit(&app, Duration::minutes(5), false)));
+            v
+        };
+        // Visits first: an evaluation between the two doors' posts would rightly see the
+        // site at 60 % for a moment.
+        app.post_visits(&front, &mix(3, 2)).await;
+        app.post_visits(&back, &mix(5, 0)).await;
         create_rule(&app, &admin, json!({
             "name": "door rate", "cooldown_minutes": 0,
             "condition": {"kind": "pass_rate_below", "percent": 80, "window_minutes": 60, "min_visits": 5},
@@ -416,13 +425,6 @@ alert_tests! {
             "condition": {"kind": "pass_rate_below", "percent": 80, "window_minutes": 60,
                           "min_visits": 5, "scope": "site"},
         })).await;
-        let mix = |passes: usize, fails: usize| {
-            let mut v: Vec<_> = (0..passes).map(|_| visit(&app, Duration::minutes(5), true)).collect();
-            v.extend((0..fails).map(|_| visit(&app, Duration::minutes(5), false)));
-            v
-        };
-        app.post_visits(&front, &mix(3, 2)).await;
-        app.post_visits(&back, &mix(5, 0)).await;
         evaluate(&app).await;
         let list = alerts(&app, &admin, "").await;
         assert_eq!(list.len(), 1, "front is at 60 %, the site at 80 %: {list:?}");
