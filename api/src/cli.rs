@@ -4,6 +4,7 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -98,6 +99,10 @@ pub struct ServeArgs {
     /// it; no digest when unset.
     #[arg(long, env = "MASKGATE_DIGEST_AT", value_parser = parse_digest_at)]
     pub digest_at: Option<chrono::NaiveTime>,
+    /// The built admin web app (`scripts/build-ui` writes `ui/dist`), served on the API's
+    /// origin.
+    #[arg(long, env = "MASKGATE_UI_DIR", default_value = "ui/dist")]
+    pub ui_dir: PathBuf,
 }
 
 fn parse_digest_at(text: &str) -> Result<chrono::NaiveTime, String> {
@@ -269,6 +274,7 @@ async fn run_server(store: Arc<dyn db::Store>, url: &str, args: ServeArgs) -> an
             digest_at: args.digest_at,
             ..AlertSettings::default()
         },
+        ui_dir: Some(args.ui_dir),
         ..Settings::default()
     };
     let state = AppState::new(store, settings, Arc::new(SystemClock));

@@ -11,4 +11,5 @@ mod history;
 mod models;
 mod stats;
 mod stream;
+mod ui;
 mod visits;
