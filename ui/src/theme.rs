@@ -56,8 +56,8 @@ pub fn ThemeToggle() -> impl IntoView {
             aria-pressed=move || if dark.get() { "true" } else { "false" }
             title="Switch between the light and the dark theme"
         >
-            <span aria-hidden="true">{move || if dark.get() { "☾ " } else { "☀ " }}</span>
-            "Dark theme"
+            <span aria-hidden="true">{move || if dark.get() { "☾" } else { "☀" }}</span>
+            <span class="theme-label">" Dark theme"</span>
         </button>
     }
 }
