@@ -231,7 +231,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 27, h, m, s).single().expect("valid")
+        Utc.with_ymd_and_hms(2026, 11, 27, h, m, s)
+            .single()
+            .expect("valid")
     }
 
     #[test]
@@ -334,10 +336,7 @@ mod tests {
                  at the server's log.",
             ),
             (
-                Failure::from_response(
-                    429,
-                    r#"{"error":{"code":"rate_limited","message":"x"}}"#,
-                ),
+                Failure::from_response(429, r#"{"error":{"code":"rate_limited","message":"x"}}"#),
                 "Too many failed logins. Wait 15 minutes, then try again.",
             ),
         ];

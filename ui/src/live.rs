@@ -25,6 +25,9 @@ pub const FEED_LENGTH: usize = 50;
 /// Something that is loading (`None`), failed (the words to show) or loaded.
 pub type Loaded<T> = Option<Result<T, String>>;
 
+/// A listener on the `EventSource`, kept alive as long as it may be called.
+type Handler = Closure<dyn FnMut(Event)>;
+
 /// The state of the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
@@ -50,7 +53,12 @@ impl FeedItem {
     pub fn key(&self) -> String {
         match self {
             FeedItem::Visit(v) => v.id.to_string(),
-            FeedItem::Alert(a) => format!("alert-{}-{:?}-{}", a.id, a.state(), a.escalated_at.is_some()),
+            FeedItem::Alert(a) => format!(
+                "alert-{}-{:?}-{}",
+                a.id,
+                a.state(),
+                a.escalated_at.is_some()
+            ),
         }
     }
 
@@ -97,7 +105,7 @@ pub struct Live {
     pub now: RwSignal<DateTime<Utc>>,
     api: Api,
     source: StoredValue<Option<EventSource>, LocalStorage>,
-    handlers: StoredValue<Vec<Closure<dyn FnMut(Event)>>, LocalStorage>,
+    handlers: StoredValue<Vec<Handler>, LocalStorage>,
     failures: StoredValue<u32>,
     stopped: StoredValue<bool>,
 }
@@ -166,8 +174,8 @@ impl Live {
             self.dropped();
             return;
         };
-        let mut handlers: Vec<Closure<dyn FnMut(Event)>> = Vec::new();
-        let mut on = |name: &str, handler: Closure<dyn FnMut(Event)>| {
+        let mut handlers: Vec<Handler> = Vec::new();
+        let mut on = |name: &str, handler: Handler| {
             let _ = source.add_event_listener_with_callback(name, handler.as_ref().unchecked_ref());
             handlers.push(handler);
         };
@@ -248,7 +256,10 @@ impl Live {
             source.close();
         }
         // Dropped a moment later, never while one of them might be running.
-        let handlers = self.handlers.try_update_value(std::mem::take).unwrap_or_default();
+        let handlers = self
+            .handlers
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
         set_timeout(move || drop(handlers), Duration::ZERO);
     }
 
@@ -338,7 +349,10 @@ impl Live {
             .api
             .get::<AlertList>("/api/v1/alerts?state=open&limit=100")
             .await;
-        let shown = answer.as_ref().map(|list| list.items.clone()).map_err(Failure::describe);
+        let shown = answer
+            .as_ref()
+            .map(|list| list.items.clone())
+            .map_err(Failure::describe);
         self.open_alerts.try_set(Some(shown));
         answer.map(|_| ())
     }

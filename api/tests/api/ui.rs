@@ -12,10 +12,16 @@ use crate::helpers::{Backend, spawn_app};
 fn built_app() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("maskgate-ui-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("create folder");
-    std::fs::write(dir.join("index.html"), "<!doctype html><title>MaskGate</title>")
-        .expect("write index");
-    std::fs::write(dir.join("maskgate-ui-0123456789abcdef.js"), "export default 1;")
-        .expect("write js");
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>MaskGate</title>",
+    )
+    .expect("write index");
+    std::fs::write(
+        dir.join("maskgate-ui-0123456789abcdef.js"),
+        "export default 1;",
+    )
+    .expect("write js");
     dir
 }
 
@@ -95,7 +101,12 @@ async fn without_a_built_app_the_root_says_how_to_build_it() {
     let body = response.text().await.expect("body");
     assert!(body.contains("scripts/build-ui"), "{body}");
     assert!(body.contains("MASKGATE_UI_DIR"), "{body}");
-    let response = app.client.get(app.url("/healthz")).send().await.expect("get");
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(response.status(), StatusCode::OK);
     app.shutdown().await;
 }

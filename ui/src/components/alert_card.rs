@@ -21,7 +21,10 @@ pub fn AlertCard(alert: Alert) -> impl IntoView {
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            match api.post::<Alert>(&format!("/api/v1/alerts/{id}/ack"), None::<&()>).await {
+            match api
+                .post::<Alert>(&format!("/api/v1/alerts/{id}/ack"), None::<&()>)
+                .await
+            {
                 Ok(alert) => live.apply_alert(alert),
                 Err(failure) => {
                     error.try_set(Some(failure.describe()));

@@ -14,12 +14,16 @@ pub fn AlertsPage() -> impl IntoView {
     let live = expect_context::<Live>();
     let state = RwSignal::new(String::new());
     let door = RwSignal::new(String::new());
-    let doors = LocalResource::new(move || async move { api.get::<DeviceList>("/api/v1/devices").await });
+    let doors =
+        LocalResource::new(move || async move { api.get::<DeviceList>("/api/v1/devices").await });
     let alerts = LocalResource::new(move || {
         let mut url = "/api/v1/alerts?limit=100".to_owned();
         for (name, value) in [("state", state.get()), ("device", door.get())] {
             if !value.is_empty() {
-                url.push_str(&format!("&{name}={}", String::from(js_sys::encode_uri_component(&value))));
+                url.push_str(&format!(
+                    "&{name}={}",
+                    String::from(js_sys::encode_uri_component(&value))
+                ));
             }
         }
         // Reload whenever an alert fires or changes.
