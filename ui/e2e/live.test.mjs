@@ -141,6 +141,12 @@ test("a manager logs in, sees visits arrive live, acknowledges an alert, and rid
   assert.equal(new URL(page.url()).pathname, "/live");
   await shot(page, "1-live-empty");
 
+  // Keyboard: the first Tab reaches "Skip to content", which moves focus to the page.
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.activeElement.id === "main");
+
   // A visit posted by the door shows in the feed and in today's numbers within 2 s.
   const posted = await postVisit(true, 0.777);
   await page.getByText("mask 77.7 %").waitFor({ timeout: 2000 });

@@ -27,7 +27,8 @@ pub fn Header() -> impl IntoView {
     };
     view! {
         <header class="topbar">
-            <a class="skip" href="#main">"Skip to content"</a>
+            // rel=external: the browser, not the router, follows it, so focus moves to the page.
+            <a class="skip" href="#main" rel="external">"Skip to content"</a>
             <span class="brand">"MaskGate"</span>
             <nav class="tabs" aria-label="Main">
                 <A href="/live">"Live"</A>
