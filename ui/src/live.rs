@@ -134,6 +134,9 @@ impl Live {
             }
             live.stop();
         });
+        // Load at once, not only when the stream opens: a proxy that holds back the stream
+        // must not keep the numbers from showing.
+        live.resync();
         live.connect();
         live
     }
