@@ -4,6 +4,7 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -128,6 +129,10 @@ pub struct ServeArgs {
     #[arg(long, env = "MASKGATE_CLOUDWATCH_SILENT_AFTER_S", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub cloudwatch_silent_after_s: u64,
+    /// The built admin web app (`scripts/build-ui` writes `ui/dist`), served on the API's
+    /// origin.
+    #[arg(long, env = "MASKGATE_UI_DIR", default_value = "ui/dist")]
+    pub ui_dir: PathBuf,
 }
 
 fn parse_digest_at(text: &str) -> Result<chrono::NaiveTime, String> {
@@ -316,6 +321,7 @@ pub(crate) async fn serve_on(
             digest_at: args.digest_at,
             ..AlertSettings::default()
         },
+        ui_dir: Some(args.ui_dir.clone()),
         ..Settings::default()
     };
     let state = AppState::new(store, settings, Arc::new(SystemClock));

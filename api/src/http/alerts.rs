@@ -1,7 +1,7 @@
 //! `/api/v1/alerts`: what fired, who acknowledged it, and where it was sent.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use maskgate_api_types::{
     Alert, AlertDeliveryList, AlertList, AlertState, ErrorBody, Severity, StreamEvent,
 };
@@ -131,7 +131,9 @@ pub(crate) async fn ack_alert(
     user: AuthUser,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Alert>> {
-    let now = state.clock.now();
+    // The databases keep microseconds: a finer `now` would never equal the stored time, and
+    // the acknowledgement would never reach the live stream.
+    let now = state.clock.now().trunc_subsecs(6);
     let alert = state
         .store
         .ack_alert(id, &user.username, now)

@@ -19,17 +19,20 @@ mod models;
 mod openapi;
 mod stats;
 mod stream;
+mod ui;
 pub(crate) mod visits;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use chrono_tz::Tz;
 use maskgate_api_types::StreamEvent;
@@ -70,6 +73,9 @@ pub struct Settings {
     pub max_model_bytes: usize,
     /// How alerts are evaluated and delivered.
     pub alerts: AlertSettings,
+    /// The built admin web app, served on non-API paths; `None`, or a folder without an
+    /// `index.html`: those paths answer a page that says how to build it.
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -84,6 +90,7 @@ impl Default for Settings {
             max_clock_skew: Duration::minutes(5),
             max_model_bytes: maskgate_api_types::DEFAULT_MAX_MODEL_BYTES as usize,
             alerts: AlertSettings::default(),
+            ui_dir: None,
         }
     }
 }
@@ -205,12 +212,13 @@ fn api_router_with(max_model_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(stream::get_stream))
 }
 
-/// The complete application: routes, JSON fallbacks, limits, metrics and tracing.
+/// The complete application: routes, the web app and JSON fallbacks, limits, metrics and
+/// tracing.
 pub fn router(state: AppState) -> Router {
     let (routes, _doc) = api_router_with(state.settings.max_model_bytes).split_for_parts();
     routes
         .route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
-        .fallback(not_found)
+        .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(
@@ -220,6 +228,17 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// Unknown API paths (and anything but GET and HEAD) get the JSON 404; other paths are
+/// the web app's.
+async fn fallback(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path();
+    let api = path == "/api" || path.starts_with("/api/");
+    if api || !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return not_found().await.into_response();
+    }
+    ui::serve_ui(state.settings.ui_dir.as_deref(), request).await
 }
 
 async fn not_found() -> ApiError {

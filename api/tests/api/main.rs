@@ -14,4 +14,5 @@ mod models;
 mod mqtt;
 mod stats;
 mod stream;
+mod ui;
 mod visits;

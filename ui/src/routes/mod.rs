@@ -1,0 +1,25 @@
+//! The screens.
+
+mod alerts;
+mod doors;
+mod live;
+mod login;
+
+pub use alerts::AlertsPage;
+pub use doors::DoorsPage;
+pub use live::LivePage;
+pub use login::Login;
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// Shown for a path the app does not know.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1>"Page not found"</h1>
+            <p>"There is no such page. " <A href="/live">"Go to the live view"</A> "."</p>
+        </section>
+    }
+}
