@@ -98,9 +98,19 @@ impl MqttTransport {
         *self.ready.borrow()
     }
 
+    /// Waits up to `limit` for the connection (one being made at start, or after a broker
+    /// restart); whether it is there.
+    async fn wait_ready(&self, limit: Duration) -> bool {
+        let mut ready = self.ready.clone();
+        matches!(
+            tokio::time::timeout(limit, ready.wait_for(|r| *r)).await,
+            Ok(Ok(_))
+        )
+    }
+
     /// Publishes one batch and waits for the server's ack naming exactly its ids.
     pub async fn send_visits(&self, batch: &[Queued]) -> Result<VisitBatchResult, SendError> {
-        if !self.is_ready() {
+        if !self.wait_ready(self.ack_timeout).await {
             return Err(SendError::Transient(
                 "not connected to the MQTT broker".into(),
             ));
@@ -151,11 +161,7 @@ impl MqttTransport {
     /// being made. A door that stays disconnected skips it: a stale heartbeat delivered
     /// later would only mislead.
     pub async fn send_heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), String> {
-        let mut ready = self.ready.clone();
-        if !matches!(
-            tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r)).await,
-            Ok(Ok(_))
-        ) {
+        if !self.wait_ready(Duration::from_secs(5)).await {
             return Err("not connected to the MQTT broker".into());
         }
         let body = serde_json::to_vec(heartbeat).map_err(|e| e.to_string())?;
