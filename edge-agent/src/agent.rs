@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::actuate::{self, ActuatorThread};
 use crate::classify::Classifier;
-use crate::config::{DetectorConfig, DetectorKind, EdgeConfig};
+use crate::config::{DetectorConfig, DetectorKind, EdgeConfig, Secret, UplinkKind};
 use crate::decide::{DoorDecider, Outcome, TrackerConfig, VoterConfig};
 use crate::detect::{
     Detector, SeetaDetector, UltraFaceDetector, YUNET_DEFAULT_THRESHOLD, YuNetDetector,
@@ -26,7 +26,9 @@ use crate::source::{self, SourceError};
 use crate::update::{
     AgreementRule, ModelDir, ModelStatus, RecentFaces, SwapRequest, Updater, apply_swap,
 };
-use crate::uplink::{Uplink, UplinkConfig};
+use crate::uplink::http::HttpTransport;
+use crate::uplink::mqtt::MqttTransport;
+use crate::uplink::{Transport, Uplink, UplinkConfig};
 use crate::{pipeline, queue};
 
 /// Errors that stop the agent from starting. Once running, it never stops on an error.
@@ -58,6 +60,9 @@ pub enum AgentError {
     /// The actuator could not be opened.
     #[error(transparent)]
     Actuator(#[from] actuate::ActuatorError),
+    /// The MQTT uplink could not be set up (its URL or TLS files).
+    #[error(transparent)]
+    Mqtt(#[from] crate::uplink::mqtt::MqttError),
     /// A thread or HTTP client could not be made.
     #[error("cannot start: {0}")]
     Start(String),
@@ -124,6 +129,15 @@ pub fn device_token(config: &EdgeConfig) -> Result<String, AgentError> {
     Err(AgentError::NoToken)
 }
 
+/// The MQTT password: `EDGE_AGENT_MQTT_PASSWORD`, then `mqtt.password`.
+pub fn mqtt_password(config: &EdgeConfig) -> Option<Secret> {
+    std::env::var("EDGE_AGENT_MQTT_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(Secret::new)
+        .or_else(|| config.mqtt.password.clone())
+}
+
 /// Makes the configured detector.
 pub fn make_detector(d: &DetectorConfig) -> Result<Box<dyn Detector>, AgentError> {
     Ok(match d.kind {
@@ -167,24 +181,38 @@ pub async fn run(
     tracing::info!(model = %classifier.model_id(), "classifier loaded");
     let (swaps, swap_requests) = std::sync::mpsc::channel::<SwapRequest>();
 
-    let uplink = Uplink::new(
-        queue.clone(),
-        UplinkConfig {
-            server_url: config.server.url.clone(),
-            token: token.clone(),
-            batch_size: config.server.batch_size,
-            max_backoff: config.max_backoff(),
-            ..UplinkConfig::default()
-        },
-    )
-    .map_err(|e| AgentError::Start(e.to_string()))?;
-    let camera = CameraStatus::default();
     let (tasks_stop, tasks_stopped) = watch::channel(false);
+    let uplink_config = UplinkConfig {
+        server_url: config.server.url.clone(),
+        token: token.clone(),
+        batch_size: config.server.batch_size,
+        max_backoff: config.max_backoff(),
+        ..UplinkConfig::default()
+    };
+    let (transport, mqtt_task) = match config.uplink {
+        UplinkKind::Http => {
+            if !config.mqtt.url.is_empty() {
+                tracing::warn!("[mqtt] is set but uplink = \"http\": visits go over HTTP");
+            }
+            let http =
+                HttpTransport::new(&uplink_config).map_err(|e| AgentError::Start(e.to_string()))?;
+            (Transport::Http(http), None)
+        }
+        UplinkKind::Mqtt => {
+            let (mqtt, task) = MqttTransport::start(
+                &config.mqtt,
+                mqtt_password(&config).as_ref(),
+                config.max_backoff(),
+                tasks_stopped.clone(),
+            )?;
+            (Transport::Mqtt(mqtt), Some(task))
+        }
+    };
+    let uplink = Uplink::with_transport(queue.clone(), transport, uplink_config);
+    let camera = CameraStatus::default();
     let uplink_task = tokio::spawn(uplink.clone().run(tasks_stopped.clone()));
     let heartbeat_task = tokio::spawn(
         HeartbeatTask {
-            server_url: config.server.url.clone(),
-            token: token.clone(),
             interval: Duration::from_secs(config.heartbeat.interval_s),
             queue: queue.clone(),
             uplink: uplink.clone(),
@@ -262,6 +290,9 @@ pub async fn run(
     let _ = tasks_stop.send(true);
     let _ = uplink_task.await;
     let _ = heartbeat_task.await;
+    if let Some(task) = mqtt_task {
+        let _ = task.await;
+    }
     if let Some(task) = updater_task {
         let _ = task.await;
     }

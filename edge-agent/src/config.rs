@@ -34,8 +34,12 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct EdgeConfig {
-    /// Where visits go.
+    /// How visits and heartbeats leave the door: `http` (the default) or `mqtt`.
+    pub uplink: UplinkKind,
+    /// Where visits go (over HTTP), and where models come from.
     pub server: ServerConfig,
+    /// The MQTT broker, for `uplink = "mqtt"`.
+    pub mqtt: MqttConfig,
     /// Where frames come from.
     pub camera: CameraConfig,
     /// How faces are found.
@@ -80,6 +84,180 @@ impl Default for ServerConfig {
             batch_size: 500,
             max_backoff_s: 60,
         }
+    }
+}
+
+/// How visits and heartbeats leave the door.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UplinkKind {
+    /// `POST /api/v1/visits` and `/api/v1/devices/heartbeat` on `server.url`.
+    #[default]
+    Http,
+    /// Published to an MQTT broker (`[mqtt]`), which the server subscribes to.
+    Mqtt,
+}
+
+/// A secret from the configuration: never printed, not even by `{:?}`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// `[mqtt]`: the broker a door publishes its visits and heartbeats to.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// The broker: `mqtt://host:1883` or `mqtts://host:8883` (TLS).
+    pub url: String,
+    /// The site, the second level of the door's topics (`maskgate/{site}/{door}/…`).
+    pub site: String,
+    /// The door's name on the server (the NAME of `maskgate device add NAME`); the third
+    /// level of its topics.
+    pub door: String,
+    /// The MQTT client id; `maskgate-door-{door}` when not set. It names the door's
+    /// persistent session on the broker, so two doors must never share one.
+    pub client_id: Option<String>,
+    /// The user name, when the broker asks for one.
+    pub username: Option<String>,
+    /// The password; prefer the `EDGE_AGENT_MQTT_PASSWORD` variable, which wins over this.
+    pub password: Option<Secret>,
+    /// A PEM file of the certificate authorities to trust for `mqtts://`; without it, the
+    /// system's.
+    pub ca_file: Option<PathBuf>,
+    /// The door's client certificate (PEM), for brokers that authenticate doors by
+    /// certificate; needs `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// Seconds to wait for the server's acknowledgement of a batch before sending it again.
+    pub ack_timeout_s: u64,
+    /// Seconds between MQTT keep-alive pings; the broker announces the door `offline`
+    /// after about 1.5 times this without a word from it.
+    pub keep_alive_s: u64,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            site: "default".into(),
+            door: String::new(),
+            client_id: None,
+            username: None,
+            password: None,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            ack_timeout_s: 10,
+            keep_alive_s: 30,
+        }
+    }
+}
+
+impl MqttConfig {
+    /// The client id: `client_id`, or `maskgate-door-{door}`.
+    pub fn client_id(&self) -> String {
+        self.client_id
+            .clone()
+            .unwrap_or_else(|| format!("maskgate-door-{}", self.door))
+    }
+
+    /// Whether the URL asks for TLS.
+    pub fn tls(&self) -> bool {
+        self.url.starts_with("mqtts://")
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| {
+            if self.url.is_empty() {
+                "uplink = \"mqtt\" needs mqtt.url (such as mqtt://broker.local:1883)".to_string()
+            } else {
+                format!("mqtt.url `{}` is not a URL: {e}", self.url)
+            }
+        })?;
+        if !matches!(url.scheme(), "mqtt" | "mqtts") {
+            return Err(format!(
+                "mqtt.url must start with mqtt:// or mqtts://, not `{}`",
+                self.url
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("mqtt.url `{}` names no host", self.url));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(
+                "mqtt.url must not hold a user or password: set mqtt.username and mqtt.password \
+                 (or EDGE_AGENT_MQTT_PASSWORD)"
+                    .into(),
+            );
+        }
+        if !url.path().trim_matches('/').is_empty() || url.query().is_some() {
+            return Err(format!(
+                "mqtt.url is the broker only (scheme, host, port), not `{}`",
+                self.url
+            ));
+        }
+        for (key, value) in [("mqtt.site", &self.site), ("mqtt.door", &self.door)] {
+            if value.is_empty() {
+                return Err(if key == "mqtt.door" {
+                    "uplink = \"mqtt\" needs mqtt.door: the door's name on the server \
+                     (the NAME of `maskgate device add NAME`)"
+                        .into()
+                } else {
+                    "mqtt.site must not be empty".into()
+                });
+            }
+            if value.contains(['/', '+', '#', '$']) || value.chars().any(char::is_control) {
+                return Err(format!(
+                    "{key} `{value}` must not contain /, +, #, $ or control characters \
+                     (it is a level of an MQTT topic)"
+                ));
+            }
+        }
+        if self.client_id.as_deref().is_some_and(str::is_empty) {
+            return Err("mqtt.client_id must not be empty (leave it out for the default)".into());
+        }
+        if self.password.is_some() && self.username.is_none() {
+            return Err("mqtt.password needs mqtt.username".into());
+        }
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err("mqtt.cert_file and mqtt.key_file go together".into());
+        }
+        if !self.tls() {
+            for (key, set) in [
+                ("mqtt.ca_file", self.ca_file.is_some()),
+                ("mqtt.cert_file", self.cert_file.is_some()),
+            ] {
+                if set {
+                    return Err(format!("{key} needs an mqtts:// mqtt.url"));
+                }
+            }
+        }
+        if self.ack_timeout_s == 0 {
+            return Err("mqtt.ack_timeout_s must be at least 1".into());
+        }
+        if !(5..=3600).contains(&self.keep_alive_s) {
+            return Err("mqtt.keep_alive_s must be within 5..=3600".into());
+        }
+        Ok(())
     }
 }
 
@@ -373,6 +551,16 @@ impl EdgeConfig {
         if let Some(p) = self.camera.path.as_mut() {
             fix(p);
         }
+        for p in [
+            &mut self.mqtt.ca_file,
+            &mut self.mqtt.cert_file,
+            &mut self.mqtt.key_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(p);
+        }
         if let Some(p) = self.detector.model.as_mut() {
             fix(p);
         }
@@ -392,6 +580,9 @@ impl EdgeConfig {
         }
         if !(1..=1000).contains(&self.server.batch_size) {
             return bad("server.batch_size must be within 1..=1000".into());
+        }
+        if self.uplink == UplinkKind::Mqtt {
+            self.mqtt.validate().map_err(ConfigError::Invalid)?;
         }
         if !(self.camera.fps > 0.0 && self.camera.fps <= 60.0) {
             return bad("camera.fps must be within (0, 60]".into());
@@ -451,6 +642,13 @@ impl EdgeConfig {
         Ok(())
     }
 
+    /// Whether the door needs its device token: for HTTP uploads, and for model updates
+    /// (always over HTTP). A door on MQTT without model updates is known by its broker
+    /// credentials alone.
+    pub fn needs_device_token(&self) -> bool {
+        self.uplink == UplinkKind::Http || self.model_update.enabled
+    }
+
     /// The longest upload backoff.
     pub fn max_backoff(&self) -> Duration {
         Duration::from_secs(self.server.max_backoff_s.max(1))
@@ -466,6 +664,25 @@ mod tests {
         let text = include_str!("../examples/edge.toml");
         let config = EdgeConfig::parse(text).expect("examples/edge.toml parses");
         config.validate().expect("examples/edge.toml is valid");
+    }
+
+    #[test]
+    fn the_commented_mqtt_block_of_the_example_is_valid_once_uncommented() {
+        let text = include_str!("../examples/edge.toml");
+        let start = text.find("# [mqtt]").expect("an [mqtt] block");
+        let end = start + text[start..].find("\n[camera]").expect("then [camera]");
+        let block: String = text[start..end]
+            .lines()
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|line| line.starts_with('[') || line.contains(" = "))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let block = block.replace("mqtt://", "mqtts://");
+        let config = EdgeConfig::parse(&format!("uplink = \"mqtt\"\n{block}"))
+            .unwrap_or_else(|e| panic!("{block}\n{e}"));
+        config.validate().expect("valid");
+        assert_eq!(config.mqtt.door, "front-door");
+        assert!(config.mqtt.cert_file.is_some() && config.mqtt.password.is_some());
     }
 
     #[test]
@@ -489,12 +706,100 @@ mod tests {
     }
 
     #[test]
+    fn an_mqtt_door_needs_a_broker_and_a_name_and_each_mistake_names_its_key() {
+        let ok = "uplink = \"mqtt\"\n[mqtt]\nurl = \"mqtt://broker:1883\"\ndoor = \"front-door\"\n";
+        let config = EdgeConfig::parse(ok).expect("parses");
+        config.validate().expect("valid");
+        assert_eq!(config.mqtt.client_id(), "maskgate-door-front-door");
+        assert_eq!(config.mqtt.site, "default");
+        assert_eq!(config.mqtt.ack_timeout_s, 10);
+        let cases = [
+            ("", "mqtt.url"),
+            ("[mqtt]\ndoor = \"d\"\n", "mqtt.url"),
+            ("[mqtt]\nurl = \"http://b\"\ndoor = \"d\"\n", "mqtt.url"),
+            (
+                "[mqtt]\nurl = \"mqtt://u:p@b\"\ndoor = \"d\"\n",
+                "mqtt.username",
+            ),
+            ("[mqtt]\nurl = \"mqtt://b/x\"\ndoor = \"d\"\n", "mqtt.url"),
+            ("[mqtt]\nurl = \"mqtt://b\"\n", "mqtt.door"),
+            ("[mqtt]\nurl = \"mqtt://b\"\ndoor = \"a/b\"\n", "mqtt.door"),
+            (
+                "[mqtt]\nurl = \"mqtt://b\"\ndoor = \"d\"\nsite = \"#\"\n",
+                "mqtt.site",
+            ),
+            (
+                "[mqtt]\nurl = \"mqtt://b\"\ndoor = \"d\"\npassword = \"p\"\n",
+                "mqtt.password",
+            ),
+            (
+                "[mqtt]\nurl = \"mqtts://b\"\ndoor = \"d\"\ncert_file = \"c.pem\"\n",
+                "mqtt.key_file",
+            ),
+            (
+                "[mqtt]\nurl = \"mqtt://b\"\ndoor = \"d\"\nca_file = \"ca.pem\"\n",
+                "mqtt.ca_file",
+            ),
+            (
+                "[mqtt]\nurl = \"mqtt://b\"\ndoor = \"d\"\nack_timeout_s = 0\n",
+                "mqtt.ack_timeout_s",
+            ),
+            (
+                "[mqtt]\nurl = \"mqtt://b\"\ndoor = \"d\"\nclient_id = \"\"\n",
+                "mqtt.client_id",
+            ),
+        ];
+        for (table, key) in cases {
+            let text = format!("uplink = \"mqtt\"\n{table}");
+            let config = EdgeConfig::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let err = config
+                .validate()
+                .expect_err(&format!("refused: {text}"))
+                .to_string();
+            assert!(err.contains(key), "{text}\nshould name {key}: {err}");
+        }
+        // On HTTP the [mqtt] table is not checked: a door can keep it for later.
+        let http = EdgeConfig::parse("[mqtt]\nurl = \"nonsense\"\n").expect("parses");
+        http.validate().expect("not checked on HTTP");
+    }
+
+    #[test]
+    fn the_mqtt_password_never_prints() {
+        let config = EdgeConfig::parse(
+            "[mqtt]\nurl = \"mqtt://b\"\ndoor = \"d\"\nusername = \"d\"\npassword = \"hunter2\"\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            config.mqtt.password.as_ref().map(Secret::expose),
+            Some("hunter2")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn only_http_and_model_updates_need_the_device_token() {
+        let mqtt = "uplink = \"mqtt\"\n[mqtt]\nurl = \"mqtt://b\"\ndoor = \"d\"\n";
+        let with_updates = EdgeConfig::parse(mqtt).expect("parses");
+        assert!(with_updates.needs_device_token());
+        let without =
+            EdgeConfig::parse(&format!("{mqtt}[model_update]\nenabled = false\n")).expect("parses");
+        assert!(!without.needs_device_token());
+        assert!(EdgeConfig::default().needs_device_token());
+    }
+
+    #[test]
     fn relative_paths_are_relative_to_the_file() {
-        let mut config =
-            EdgeConfig::parse("[queue]\npath = \"q.db\"\n[classifier]\nmodel = \"/abs.json\"\n")
-                .expect("parses");
+        let mut config = EdgeConfig::parse(
+            "[queue]\npath = \"q.db\"\n[classifier]\nmodel = \"/abs.json\"\n\
+             [mqtt]\nca_file = \"tls/ca.pem\"\n",
+        )
+        .expect("parses");
         config.resolve_paths(Path::new("/etc/door"));
         assert_eq!(config.queue.path, PathBuf::from("/etc/door/q.db"));
+        assert_eq!(
+            config.mqtt.ca_file,
+            Some(PathBuf::from("/etc/door/tls/ca.pem"))
+        );
         assert_eq!(config.classifier.model, PathBuf::from("/abs.json"));
     }
 }

@@ -1,5 +1,6 @@
 //! The heartbeat: every 30 s the door tells the server it is alive, how full its queue is,
-//! when it last uploaded, how its camera looks and which model it runs.
+//! when it last uploaded, how its camera looks and which model it runs. It travels the way
+//! visits do (the uplink's transport: HTTP or MQTT).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,15 +46,11 @@ impl CameraStatus {
 /// Sends heartbeats until `stop` turns true.
 #[derive(Debug)]
 pub struct HeartbeatTask {
-    /// The server's base URL.
-    pub server_url: String,
-    /// The device token.
-    pub token: String,
     /// Time between heartbeats.
     pub interval: Duration,
     /// The queue, for its depth and oldest visit.
     pub queue: Queue,
-    /// The uplink, for the last upload.
+    /// The uplink: its transport carries the heartbeat, its status the last upload.
     pub uplink: Uplink,
     /// The camera's state.
     pub camera: CameraStatus,
@@ -81,42 +78,17 @@ impl HeartbeatTask {
     }
 
     /// Sends one heartbeat.
-    pub async fn send(&self, client: &reqwest::Client) -> Result<(), String> {
-        let url = format!(
-            "{}/api/v1/devices/heartbeat",
-            self.server_url.trim_end_matches('/')
-        );
-        let response = client
-            .post(url)
-            .bearer_auth(&self.token)
-            .json(&self.snapshot().await)
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach the server: {e}"))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("HTTP {}", response.status()))
-        }
+    pub async fn send(&self) -> Result<(), String> {
+        self.uplink.send_heartbeat(&self.snapshot().await).await
     }
 
     /// Sends a heartbeat at once, then every `interval`, until `stop`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let client = match reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-        {
-            Ok(client) => client,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot make the heartbeat's HTTP client");
-                return;
-            }
-        };
         let mut failing = false;
         while !*stop.borrow() {
-            match self.send(&client).await {
+            match self.send().await {
                 Ok(()) if failing => {
-                    tracing::info!("heartbeat: the server answers again");
+                    tracing::info!("heartbeat: goes through again");
                     failing = false;
                 }
                 Ok(()) => {}

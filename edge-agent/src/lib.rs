@@ -7,7 +7,8 @@
 //! - [`classify`] and [`crop`]: the face crop and the ONNX mask classifier (manifest-driven);
 //! - [`detect`]: face detection (SeetaFace embedded, UltraFace by path);
 //! - [`queue`]: the durable local queue every decision is written to first;
-//! - [`uplink`]: the task that drains the queue to `POST /api/v1/visits`, exactly once;
+//! - [`uplink`]: the task that drains the queue to the server, exactly once, over HTTP
+//!   (`POST /api/v1/visits`) or MQTT (published to a broker, removed on the server's ack);
 //! - [`update`]: the model the server assigns, downloaded, checked and swapped in;
 //! - [`source`], [`actuate`], [`heartbeat`], [`config`] and [`agent`]: `edge-agent run`, the
 //!   door's main loop that ties them together.

@@ -130,7 +130,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             config
         }
     };
-    let token = agent::device_token(&config)?;
+    let token = match agent::device_token(&config) {
+        Ok(token) => token,
+        // A door on MQTT without model updates never talks to the server's HTTP API.
+        Err(agent::AgentError::NoToken) if !config.needs_device_token() => String::new(),
+        Err(e) => return Err(e.into()),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,6 +1,11 @@
 //! End-to-end tests across MaskGate's parts. They run the built binaries as a user would;
 //! the tests live in `tests/`, this library holds what they share: finding the binaries,
-//! child processes that die with the test, ports, folders and the shared photos.
+//! child processes that die with the test, ports, folders and the shared photos; a site
+//! ([`site`]), a door ([`door`]) and an MQTT broker ([`broker`]).
+
+pub mod broker;
+pub mod door;
+pub mod site;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

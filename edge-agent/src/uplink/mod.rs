@@ -1,13 +1,19 @@
 //! Sending queued visits to the server: in batches, in order, with exponential backoff and
 //! jitter; a visit leaves the queue only when the server acknowledged it.
+//!
+//! The loop is the same for every transport; a [`Transport`] only carries one batch (or one
+//! heartbeat) and says how the server answered: over HTTP ([`http`]) the answer is the
+//! response, over MQTT ([`mqtt`]) it is the server's ack on the door's `ack` topic.
+
+pub mod http;
+pub mod mqtt;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use maskgate_api_types::{ErrorBody, VisitBatch, VisitBatchResult};
+use maskgate_api_types::{Heartbeat, VisitBatchResult};
 use rand::Rng;
-use reqwest::StatusCode;
 use tokio::sync::{Notify, watch};
 
 use crate::queue::{Queue, Queued};
@@ -15,17 +21,17 @@ use crate::queue::{Queue, Queued};
 /// Settings of the uplink.
 #[derive(Debug, Clone)]
 pub struct UplinkConfig {
-    /// The server's base URL, such as `http://127.0.0.1:8080`.
+    /// The server's base URL, such as `http://127.0.0.1:8080` (HTTP transport).
     pub server_url: String,
-    /// The device token (`mgd_…`).
+    /// The device token (`mgd_…`; HTTP transport).
     pub token: String,
-    /// Visits per request (the server takes up to 1,000).
+    /// Visits per request or message (the server takes up to 1,000).
     pub batch_size: u32,
     /// First wait after a failure.
     pub min_backoff: Duration,
     /// Longest wait between attempts.
     pub max_backoff: Duration,
-    /// Time limit of one request.
+    /// Time limit of one HTTP request.
     pub request_timeout: Duration,
 }
 
@@ -56,11 +62,13 @@ pub struct UplinkStatus {
 /// Why a batch did not go through.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// The server refused the batch's content (400/413/422): retrying it unchanged is
+    /// The server refused the batch's content (HTTP 400/413/422, or an MQTT ack with a
+    /// `validation`, `bad_request` or `payload_too_large` error): retrying it unchanged is
     /// useless.
     #[error("the server refused the visits: {0}")]
     Refused(String),
-    /// The server refused the device token (401/403): a configuration problem; retried.
+    /// The server refused the door's identity (HTTP 401/403, or an MQTT ack with an
+    /// `unauthorized` or `forbidden` error): a configuration problem; retried.
     #[error("the server refused the device token: {0}")]
     Unauthorized(String),
     /// The network, or the server, failed; retried with backoff.
@@ -68,29 +76,60 @@ pub enum SendError {
     Transient(String),
 }
 
+/// How batches and heartbeats travel to the server.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// `POST` to the server's API.
+    Http(http::HttpTransport),
+    /// Published to an MQTT broker the server subscribes to.
+    Mqtt(mqtt::MqttTransport),
+}
+
+impl Transport {
+    /// Sends one batch; on success returns the server's counts.
+    pub async fn send_visits(&self, batch: &[Queued]) -> Result<VisitBatchResult, SendError> {
+        match self {
+            Transport::Http(t) => t.send_visits(batch).await,
+            Transport::Mqtt(t) => t.send_visits(batch).await,
+        }
+    }
+
+    /// Sends one heartbeat.
+    pub async fn send_heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), String> {
+        match self {
+            Transport::Http(t) => t.send_heartbeat(heartbeat).await,
+            Transport::Mqtt(t) => t.send_heartbeat(heartbeat).await,
+        }
+    }
+}
+
 /// The upload loop of one door.
 #[derive(Debug, Clone)]
 pub struct Uplink {
     queue: Queue,
-    client: reqwest::Client,
+    transport: Transport,
     config: UplinkConfig,
     wake: Arc<Notify>,
     status: Arc<Mutex<UplinkStatus>>,
 }
 
 impl Uplink {
-    /// An uplink draining `queue`.
+    /// An uplink draining `queue` to `config.server_url` over HTTP.
     pub fn new(queue: Queue, config: UplinkConfig) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .build()?;
-        Ok(Self {
+        let transport = Transport::Http(http::HttpTransport::new(&config)?);
+        Ok(Self::with_transport(queue, transport, config))
+    }
+
+    /// An uplink draining `queue` over `transport`; of `config` it uses the batch size and
+    /// the backoff.
+    pub fn with_transport(queue: Queue, transport: Transport, config: UplinkConfig) -> Self {
+        Self {
             queue,
-            client,
+            transport,
             config,
             wake: Arc::new(Notify::new()),
             status: Arc::default(),
-        })
+        }
     }
 
     /// Tells the loop a visit was queued, so it sends without waiting for its poll.
@@ -105,47 +144,12 @@ impl Uplink {
 
     /// Sends one batch; on success returns the server's counts.
     pub async fn send(&self, batch: &[Queued]) -> Result<VisitBatchResult, SendError> {
-        let body = VisitBatch {
-            visits: batch.iter().map(|q| q.visit.clone()).collect(),
-        };
-        let url = format!(
-            "{}/api/v1/visits",
-            self.config.server_url.trim_end_matches('/')
-        );
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(&self.config.token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| SendError::Transient(format!("cannot reach the server: {e}")))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| SendError::Transient(format!("the response broke off: {e}")))?;
-        let message = || {
-            serde_json::from_str::<ErrorBody>(&text)
-                .map(|b| b.error.message)
-                .unwrap_or_else(|_| format!("HTTP {status}"))
-        };
-        match status {
-            StatusCode::OK => serde_json::from_str(&text).map_err(|_| {
-                // Not sure it was stored: sending again is safe, ids make it idempotent.
-                SendError::Transient("the server answered 200 with an unreadable body".into())
-            }),
-            StatusCode::BAD_REQUEST
-            | StatusCode::PAYLOAD_TOO_LARGE
-            | StatusCode::UNPROCESSABLE_ENTITY => Err(SendError::Refused(message())),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                Err(SendError::Unauthorized(message()))
-            }
-            _ => Err(SendError::Transient(format!(
-                "HTTP {status}: {}",
-                message()
-            ))),
-        }
+        self.transport.send_visits(batch).await
+    }
+
+    /// Sends one heartbeat over the uplink's transport.
+    pub async fn send_heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), String> {
+        self.transport.send_heartbeat(heartbeat).await
     }
 
     /// Drains the queue until `stop` turns true; never returns early on errors.
@@ -181,7 +185,13 @@ impl Uplink {
                 isolate_until = None;
                 continue;
             }
-            match self.send(&batch).await {
+            // A batch cut short by the stop stays queued; its ids make the next run's resend
+            // harmless.
+            let sent = tokio::select! {
+                sent = self.send(&batch) => sent,
+                _ = stop.changed() => break,
+            };
+            match sent {
                 Ok(result) => {
                     let seqs: Vec<i64> = batch.iter().map(|q| q.seq).collect();
                     if let Err(err) = self.queue.remove(&seqs).await {
