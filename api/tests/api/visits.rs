@@ -179,7 +179,10 @@ backend_tests! {
                 };
                 match read {
                     Ok(answer) => break answer,
-                    Err(e) if status == StatusCode::PAYLOAD_TOO_LARGE && attempts < 5 => {
+                    // A pooled connection the server closed after an oversized case fails
+                    // the next request before it is sent; every case here stores nothing, so
+                    // sending again is safe.
+                    Err(e) if attempts < 5 => {
                         eprintln!("case: {case}: attempt {attempts}: {e}; again");
                     }
                     Err(e) => panic!("case: {case}: request: {e}"),
