@@ -113,6 +113,10 @@ pub struct ServeArgs {
     /// broker without shared subscriptions.
     #[arg(long, env = "MASKGATE_MQTT_SHARE_GROUP", default_value = "maskgate")]
     pub mqtt_share_group: String,
+    /// The CA certificate (PEM) that signed the broker's, for `mqtts://` with a private CA;
+    /// the system's roots otherwise.
+    #[arg(long, env = "MASKGATE_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<std::path::PathBuf>,
     /// The site's name, such as `seoul-hq`: the `Site` dimension of CloudWatch metrics.
     #[arg(long, env = "MASKGATE_SITE", default_value = "default")]
     pub site: String,
@@ -338,6 +342,7 @@ pub(crate) async fn serve_on(
             url: mqtt_url.expose().to_owned(),
             client_id: args.mqtt_client_id.clone(),
             share_group: (args.mqtt_share_group != "none").then(|| args.mqtt_share_group.clone()),
+            ca_file: args.mqtt_ca_file.clone(),
         };
         crate::mqtt::spawn(state.clone(), settings).context("cannot start the MQTT transport")?;
     }

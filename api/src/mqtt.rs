@@ -9,12 +9,17 @@
 //! resends until it gets the server's ack, and visit ids make every resend harmless.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use maskgate_api_types::mqtt::{Leaf, MAX_PAYLOAD_BYTES, VisitAck, parse_topic, topic};
 use maskgate_api_types::{ErrorDetail, Heartbeat, StreamEvent, VisitBatch};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport,
+};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -32,6 +37,9 @@ pub struct MqttSettings {
     /// Subscribe as `$share/{group}/…` so several api instances split the doors' messages;
     /// `None` for brokers without shared subscriptions.
     pub share_group: Option<String>,
+    /// The CA that signed the broker's certificate, for `mqtts://` with a private CA;
+    /// `None` trusts the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Why the MQTT transport could not start.
@@ -40,6 +48,9 @@ pub enum MqttError {
     /// The broker URL is not usable.
     #[error("bad MQTT URL: {0}")]
     Url(String),
+    /// TLS could not be set up (the CA file, or the system's roots).
+    #[error("MQTT TLS: {0}")]
+    Tls(String),
 }
 
 /// The largest packet MQTT can carry (its remaining-length field ends there).
@@ -80,9 +91,53 @@ pub fn options(settings: &MqttSettings) -> Result<MqttOptions, MqttError> {
         options.set_credentials(user, password);
     }
     if tls {
-        options.set_transport(rumqttc::Transport::tls_with_default_config());
+        let config = tls_config(settings.ca_file.as_deref())?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::new(config),
+        )));
+    } else if settings.ca_file.is_some() {
+        return Err(MqttError::Url(
+            "a CA file was given for a plain mqtt:// URL (use mqtts://)".into(),
+        ));
     }
     Ok(options)
+}
+
+/// The TLS client configuration with the crypto provider named: the server links more than
+/// one (through its dependencies), and rustls refuses to guess.
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, MqttError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| MqttError::Tls(format!("CA file {}: {e}", path.display())))?;
+            let (_, refused) = roots.add_parsable_certificates(certs);
+            if roots.is_empty() {
+                return Err(MqttError::Tls(format!(
+                    "CA file {}: no usable CA certificate ({refused} refused)",
+                    path.display()
+                )));
+            }
+        }
+        None => {
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            if roots.is_empty() {
+                return Err(MqttError::Tls(
+                    "the system has no CA certificates (Debian: apt-get install \
+                     ca-certificates); or pass --mqtt-ca-file"
+                        .into(),
+                ));
+            }
+        }
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| MqttError::Tls(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
 }
 
 fn percent_decode(text: &str) -> String {
@@ -107,7 +162,9 @@ fn percent_decode(text: &str) -> String {
 /// Connects to the broker and handles the doors' messages until the server shuts down.
 pub fn spawn(state: AppState, settings: MqttSettings) -> Result<JoinHandle<()>, MqttError> {
     let options = options(&settings)?;
-    let (client, eventloop) = AsyncClient::new(options, 256);
+    let (client, mut eventloop) = AsyncClient::new(options, 256);
+    // Acks are small and awaited by the doors: Nagle would hold each one back.
+    eventloop.network_options.set_tcp_nodelay(true);
     let filter = |leaf: Leaf| {
         let plain = format!("maskgate/+/+/{}", leaf.as_str());
         match &settings.share_group {
@@ -208,6 +265,13 @@ impl Handler {
             Ok(Some(device)) => device,
             Ok(None) => {
                 tracing::warn!(door, topic = %publish.topic, "refused a message for a door that is not registered");
+                if leaf == Leaf::Visits {
+                    // Answered, as HTTP answers 401: the door reports a configuration
+                    // problem and backs off instead of resending at full speed forever.
+                    let message = format!("the door `{door}` is not registered on this server");
+                    self.refuse(site, door, &publish.payload, "unauthorized", message)
+                        .await;
+                }
                 return;
             }
             Err(err) => {
@@ -319,10 +383,89 @@ impl Handler {
                 return;
             }
         };
-        let body = serde_json::to_vec(&ack).unwrap_or_default();
-        let to = topic(site, &device.name, Leaf::Ack);
+        self.answer(site, &device.name, &ack).await;
+    }
+
+    /// Refuses a visits batch whose ids can be read, with `code` and `message` on the door's
+    /// ack topic; an unreadable batch is only logged (there is nothing to name in an ack).
+    async fn refuse(&self, site: &str, door: &str, payload: &[u8], code: &str, message: String) {
+        let Ok(batch) = serde_json::from_slice::<VisitBatch>(payload) else {
+            return;
+        };
+        let ack = VisitAck {
+            ids: batch.visits.iter().map(|v| v.id).collect(),
+            accepted: 0,
+            duplicates: 0,
+            error: Some(ErrorDetail {
+                code: code.to_owned(),
+                message,
+            }),
+        };
+        self.answer(site, door, &ack).await;
+    }
+
+    /// Publishes `ack` on the door's ack topic.
+    async fn answer(&self, site: &str, door: &str, ack: &VisitAck) {
+        let body = serde_json::to_vec(ack).unwrap_or_default();
+        let to = topic(site, door, Leaf::Ack);
         if let Err(err) = self.client.publish(to, QoS::AtLeastOnce, false, body).await {
             tracing::warn!(error = %err, "cannot publish an ack; the door will resend");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str, ca_file: Option<&str>) -> MqttSettings {
+        MqttSettings {
+            url: url.into(),
+            client_id: "maskgate-api".into(),
+            share_group: None,
+            ca_file: ca_file.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn a_plain_url_gets_a_persistent_session_with_manual_acks() {
+        let options = options(&settings("mqtt://api:s%40cret@broker.local", None)).expect("ok");
+        assert_eq!(options.broker_address(), ("broker.local".into(), 1883));
+        assert!(!options.clean_session());
+        assert!(options.manual_acks());
+        let login = options.credentials().expect("credentials");
+        assert_eq!(
+            (login.username.as_str(), login.password.as_str()),
+            ("api", "s@cret")
+        );
+    }
+
+    #[test]
+    fn tls_is_set_up_with_a_named_provider_and_defaults_to_port_8883() {
+        // With the system's roots (Debian's ca-certificates) this once panicked: rustls
+        // could not pick between the providers linked into the server.
+        let options = options(&settings("mqtts://broker.local", None));
+        match options {
+            Ok(options) => {
+                assert_eq!(options.broker_address(), ("broker.local".into(), 8883));
+                assert!(matches!(options.transport(), Transport::Tls(_)));
+            }
+            Err(err) => assert!(err.to_string().contains("no CA certificates"), "{err}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_and_a_wrong_scheme_are_clear_errors() {
+        let err = options(&settings("mqtts://b", Some("/nonexistent/ca.pem"))).expect_err("no file");
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+        let empty = std::env::temp_dir().join(format!("mg-empty-ca-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        let err = options(&settings("mqtts://b", empty.to_str())).expect_err("no certificate");
+        assert!(err.to_string().contains("no usable CA certificate"), "{err}");
+        let _ = std::fs::remove_file(&empty);
+        let err = options(&settings("mqtt://b", Some("/etc/ca.pem"))).expect_err("plain");
+        assert!(err.to_string().contains("mqtts://"), "{err}");
+        let err = options(&settings("http://b", None)).expect_err("scheme");
+        assert!(err.to_string().contains("scheme `http`"), "{err}");
     }
 }

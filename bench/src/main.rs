@@ -1,15 +1,17 @@
 //! Benchmarks of the MaskGate server (see bench/README.md and bench/RESULTS.md).
 //!
-//! Three subcommands:
+//! Four subcommands:
 //!
 //! * `ingest`: starts the real server in-process and measures how fast it stores visits
 //!   (one per request, and in batches of 1000), against a bare axum baseline in the same
 //!   process, and its latency at a fixed offered load;
 //! * `seed`: loads millions of visits into a database through the store;
-//! * `read`: measures history and stats latency against a seeded database.
+//! * `read`: measures history and stats latency against a seeded database;
+//! * `mqtt`: visits/s through MQTT against the HTTP path, same server, same run.
 
 mod ingest;
 mod latency;
+mod mqtt;
 mod read;
 mod seed;
 mod server;
@@ -36,6 +38,8 @@ enum Command {
     Seed(seed::SeedArgs),
     /// History and stats latency against a seeded database.
     Read(read::ReadArgs),
+    /// Visits/s through MQTT (door → Mosquitto → server → ack) against the HTTP path.
+    Mqtt(mqtt::MqttArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +52,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Seed(args) => seed::run(args).await,
             Command::Read(args) => read::run(args).await,
+            Command::Mqtt(args) => mqtt::run(args).await,
         }
     })
 }

@@ -20,6 +20,9 @@ use tokio::task::JoinHandle;
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The app's state (the real server's; a default one for the baseline), for transports
+    /// started beside HTTP.
+    pub state: Option<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -51,6 +54,7 @@ impl Running {
 /// Starts the real MaskGate app (default settings, system clock) over `store`.
 pub async fn start_maskgate(store: Arc<dyn Store>) -> Result<Running> {
     let state = AppState::new(store, Settings::default(), Arc::new(SystemClock));
+    let app_state = state.clone();
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("bind 127.0.0.1:0")?;
@@ -61,6 +65,7 @@ pub async fn start_maskgate(store: Arc<dyn Store>) -> Result<Running> {
     }));
     Ok(Running {
         addr,
+        state: Some(app_state),
         stop: Some(stop),
         task,
     })
@@ -90,6 +95,7 @@ pub async fn start_bare() -> Result<Running> {
     });
     Ok(Running {
         addr,
+        state: None,
         stop: Some(stop),
         task,
     })

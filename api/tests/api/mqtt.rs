@@ -187,6 +187,7 @@ async fn app_on(broker: &Broker, credentials: &str) -> Option<TestApp> {
             url: broker.url(credentials),
             client_id: format!("maskgate-api-{}", Uuid::new_v4().simple()),
             share_group: Some("maskgate".into()),
+            ca_file: None,
         },
     )
     .expect("mqtt transport");
@@ -352,12 +353,17 @@ async fn bad_messages_are_refused_and_the_server_keeps_going() {
     door.publish("front", Leaf::Visits, batch(&[bad])).await;
     let refused = door.ack(StdDuration::from_secs(5)).await.expect("an ack");
     assert_eq!(refused.error.map(|e| e.code), Some("validation".into()));
-    door.publish(
-        "ghost",
-        Leaf::Visits,
-        batch(&[visit(&app, Duration::seconds(1), true)]),
-    )
-    .await;
+    // A door the server does not know hears why, so it backs off instead of resending.
+    let mut ghost = DoorClient::connect(&broker, "ghost", None).await;
+    let stranger = visit(&app, Duration::seconds(1), true);
+    ghost
+        .publish("ghost", Leaf::Visits, batch(std::slice::from_ref(&stranger)))
+        .await;
+    let ack = ghost.ack(StdDuration::from_secs(5)).await.expect("an ack");
+    assert_eq!(ack.ids, vec![stranger.id]);
+    let error = ack.error.expect("refused");
+    assert_eq!(error.code, "unauthorized");
+    assert!(error.message.contains("not registered"), "{}", error.message);
     door.client
         .publish(
             "maskgate/hq/front/visits/extra",

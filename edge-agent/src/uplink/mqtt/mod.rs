@@ -58,7 +58,9 @@ impl MqttTransport {
         stop: watch::Receiver<bool>,
     ) -> Result<(Self, JoinHandle<()>), MqttError> {
         let options = options::options(config, password)?;
-        let (client, eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        // A batch waits for its ack: Nagle would hold small publishes back.
+        eventloop.network_options.set_tcp_nodelay(true);
         let topics = Topics {
             visits: topic(&config.site, &config.door, Leaf::Visits),
             heartbeat: topic(&config.site, &config.door, Leaf::Heartbeat),
