@@ -117,6 +117,17 @@ pub struct ServeArgs {
     /// the system's roots otherwise.
     #[arg(long, env = "MASKGATE_MQTT_CA_FILE")]
     pub mqtt_ca_file: Option<std::path::PathBuf>,
+    /// Announce each door to Home Assistant (MQTT discovery): last decision, pass rate
+    /// today, online.
+    #[arg(long, env = "MASKGATE_MQTT_HOME_ASSISTANT")]
+    pub mqtt_home_assistant: bool,
+    /// Home Assistant's discovery prefix.
+    #[arg(
+        long,
+        env = "MASKGATE_MQTT_HOME_ASSISTANT_PREFIX",
+        default_value = "homeassistant"
+    )]
+    pub mqtt_home_assistant_prefix: String,
     /// The site's name, such as `seoul-hq`: the `Site` dimension of CloudWatch metrics.
     #[arg(long, env = "MASKGATE_SITE", default_value = "default")]
     pub site: String,
@@ -343,6 +354,9 @@ pub(crate) async fn serve_on(
             client_id: args.mqtt_client_id.clone(),
             share_group: (args.mqtt_share_group != "none").then(|| args.mqtt_share_group.clone()),
             ca_file: args.mqtt_ca_file.clone(),
+            home_assistant: args
+                .mqtt_home_assistant
+                .then(|| args.mqtt_home_assistant_prefix.clone()),
         };
         crate::mqtt::spawn(state.clone(), settings).context("cannot start the MQTT transport")?;
     }

@@ -139,7 +139,11 @@ impl Drop for Mosquitto {
 }
 
 /// A fresh database in `dir` with `doors` registered doors; their names and tokens.
-async fn fresh_site(dir: &Path, name: &str, doors: usize) -> Result<(Arc<dyn Store>, Vec<(String, String)>)> {
+async fn fresh_site(
+    dir: &Path,
+    name: &str,
+    doors: usize,
+) -> Result<(Arc<dyn Store>, Vec<(String, String)>)> {
     let file = dir.join(format!("{name}.db"));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
@@ -152,7 +156,11 @@ async fn fresh_site(dir: &Path, name: &str, doors: usize) -> Result<(Arc<dyn Sto
         let name = format!("door-{i}");
         let token = credentials::new_token(DEVICE_TOKEN_PREFIX);
         store
-            .create_device(&name, &credentials::token_hash(token.expose()), chrono::Utc::now())
+            .create_device(
+                &name,
+                &credentials::token_hash(token.expose()),
+                chrono::Utc::now(),
+            )
             .await
             .context("register a door")?;
         registered.push((name, token.expose().to_owned()));
@@ -161,14 +169,21 @@ async fn fresh_site(dir: &Path, name: &str, doors: usize) -> Result<(Arc<dyn Sto
 }
 
 /// Runs `door` for every door, first for `warmup` (not counted), then for `seconds`.
-async fn measure<F, Fut>(doors: usize, warmup: Duration, seconds: Duration, door: F) -> Result<Phase>
+async fn measure<F, Fut>(
+    doors: usize,
+    warmup: Duration,
+    seconds: Duration,
+    door: F,
+) -> Result<Phase>
 where
     F: Fn(usize, Instant, Instant) -> Fut,
     Fut: std::future::Future<Output = Phase> + Send + 'static,
 {
     let begin = Instant::now() + warmup;
     let end = begin + seconds;
-    let tasks: Vec<_> = (0..doors).map(|i| tokio::spawn(door(i, begin, end))).collect();
+    let tasks: Vec<_> = (0..doors)
+        .map(|i| tokio::spawn(door(i, begin, end)))
+        .collect();
     let mut total = Phase::default();
     for task in tasks {
         total.merge(task.await.context("a door panicked")?);
@@ -187,7 +202,8 @@ fn count(done: &mut Phase, sent: Instant, begin: Instant, end: Instant, visits: 
 }
 
 async fn http_phase(args: &MqttArgs, doors: usize, batch: usize) -> Result<Phase> {
-    let (store, registered) = fresh_site(&args.dir, &format!("http-{doors}x{batch}"), doors).await?;
+    let (store, registered) =
+        fresh_site(&args.dir, &format!("http-{doors}x{batch}"), doors).await?;
     let running = server::start_maskgate(store).await?;
     let url = running.url("/api/v1/visits");
     let registered = Arc::new(registered);
@@ -206,7 +222,12 @@ async fn http_phase(args: &MqttArgs, doors: usize, batch: usize) -> Result<Phase
                         visits: batch_now(batch),
                     };
                     let sent = Instant::now();
-                    let answer = client.post(&url).bearer_auth(&token).json(&body).send().await;
+                    let answer = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await;
                     match answer {
                         Ok(r) if r.status().is_success() => {
                             let _ = r.bytes().await;
@@ -232,8 +253,15 @@ async fn http_phase(args: &MqttArgs, doors: usize, batch: usize) -> Result<Phase
 }
 
 /// A door's MQTT client, connected and subscribed to its acks.
-async fn mqtt_door(port: u16, name: &str) -> Result<(AsyncClient, mpsc::UnboundedReceiver<VisitAck>)> {
-    let mut options = MqttOptions::new(format!("bench-{name}-{}", Uuid::new_v4().simple()), "127.0.0.1", port);
+async fn mqtt_door(
+    port: u16,
+    name: &str,
+) -> Result<(AsyncClient, mpsc::UnboundedReceiver<VisitAck>)> {
+    let mut options = MqttOptions::new(
+        format!("bench-{name}-{}", Uuid::new_v4().simple()),
+        "127.0.0.1",
+        port,
+    );
     options.set_max_packet_size(4 << 20, 4 << 20);
     options.set_keep_alive(Duration::from_secs(30));
     let (client, mut eventloop) = AsyncClient::new(options, 64);
@@ -284,11 +312,17 @@ async fn pump(
 }
 
 async fn mqtt_phase(args: &MqttArgs, doors: usize, batch: usize, nodelay: bool) -> Result<Phase> {
-    let label = format!("mqtt-{doors}x{batch}{}", if nodelay { "" } else { "-nagle" });
+    let label = format!(
+        "mqtt-{doors}x{batch}{}",
+        if nodelay { "" } else { "-nagle" }
+    );
     let (store, registered) = fresh_site(&args.dir, &label, doors).await?;
     let broker = Mosquitto::start(&args.mosquitto, &args.dir.join(&label), nodelay).await?;
     let running = server::start_maskgate(store).await?;
-    let state = running.state.clone().context("the MaskGate server has its state")?;
+    let state = running
+        .state
+        .clone()
+        .context("the MaskGate server has its state")?;
     maskgate_api::mqtt::spawn(
         state,
         MqttSettings {
@@ -296,6 +330,7 @@ async fn mqtt_phase(args: &MqttArgs, doors: usize, batch: usize, nodelay: bool) 
             client_id: format!("bench-api-{}", Uuid::new_v4().simple()),
             share_group: Some("maskgate".into()),
             ca_file: None,
+            home_assistant: None,
         },
     )
     .context("the server's MQTT transport")?;
@@ -310,10 +345,10 @@ async fn mqtt_phase(args: &MqttArgs, doors: usize, batch: usize, nodelay: bool) 
         Duration::from_secs(args.seconds),
         |i, begin, end| {
             let name = registered[i].0.clone();
-            let taken = clients.lock().map(|mut c| c[i].take());
+            let taken = clients.lock().ok().and_then(|mut c| c[i].take());
             async move {
                 let mut done = Phase::default();
-                let Ok(Some((client, mut acks))) = taken else {
+                let Some((client, mut acks)) = taken else {
                     done.failed += 1;
                     return done;
                 };
@@ -330,7 +365,10 @@ async fn mqtt_phase(args: &MqttArgs, doors: usize, batch: usize, nodelay: bool) 
                         }
                     };
                     let sent = Instant::now();
-                    if let Err(e) = client.publish(&visits_topic, QoS::AtLeastOnce, false, body).await {
+                    if let Err(e) = client
+                        .publish(&visits_topic, QoS::AtLeastOnce, false, body)
+                        .await
+                    {
                         done.failed += 1;
                         done.first_error.get_or_insert(e.to_string());
                         break;
@@ -348,13 +386,16 @@ async fn mqtt_phase(args: &MqttArgs, doors: usize, batch: usize, nodelay: bool) 
                     })
                     .await;
                     match answered {
-                        Ok(Some(ack)) if ack.error.is_none() => count(&mut done, sent, begin, end, batch),
+                        Ok(Some(ack)) if ack.error.is_none() => {
+                            count(&mut done, sent, begin, end, batch)
+                        }
                         Ok(Some(ack)) => {
                             done.failed += 1;
                             done.first_error.get_or_insert(format!("{:?}", ack.error));
                         }
                         Ok(None) => {
-                            done.first_error.get_or_insert("the door's connection ended".into());
+                            done.first_error
+                                .get_or_insert("the door's connection ended".into());
                             break;
                         }
                         Err(_) => {
@@ -391,8 +432,15 @@ fn report_line(transport: &str, doors: usize, batch: usize, phase: &Phase) -> St
 pub async fn run(args: MqttArgs) -> Result<()> {
     std::fs::create_dir_all(&args.dir).with_context(|| format!("create {}", args.dir.display()))?;
     let started = chrono::Utc::now();
-    crate::print_run_header("maskgate-bench mqtt", &format!("sqlite://{}/*.db", args.dir.display()), "sqlite", started);
-    println!("| transport | doors | visits/batch | visits/s | batches | round trip p50 ms | p99 ms | failed |");
+    crate::print_run_header(
+        "maskgate-bench mqtt",
+        &format!("sqlite://{}/*.db", args.dir.display()),
+        "sqlite",
+        started,
+    );
+    println!(
+        "| transport | doors | visits/batch | visits/s | batches | round trip p50 ms | p99 ms | failed |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     let mut ratios = Vec::new();
     for &doors in &args.doors {

@@ -55,6 +55,7 @@ async fn start_server_with_ca(
             client_id: "maskgate-api-test".into(),
             share_group: Some("maskgate".into()),
             ca_file,
+            home_assistant: None,
         },
     )
     .expect("MQTT transport");

@@ -5,6 +5,7 @@
 //! Each test starts its own `mosquitto` on a free port. Where Mosquitto is not installed the
 //! tests say so and step aside, unless `MASKGATE_REQUIRE_MQTT=1` (set by `.ci/run`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
@@ -180,6 +181,16 @@ async fn pump(mut eventloop: EventLoop, acks: tokio::sync::mpsc::UnboundedSender
 
 /// The app with its MQTT transport on `broker`.
 async fn app_on(broker: &Broker, credentials: &str) -> Option<TestApp> {
+    app_with(broker, credentials, None).await
+}
+
+/// The app with its MQTT transport on `broker`, announcing doors to Home Assistant under
+/// `home_assistant` when given.
+async fn app_with(
+    broker: &Broker,
+    credentials: &str,
+    home_assistant: Option<&str>,
+) -> Option<TestApp> {
     let app = spawn_app(Backend::Sqlite, |_| {}).await?;
     spawn(
         app.state.clone(),
@@ -188,6 +199,7 @@ async fn app_on(broker: &Broker, credentials: &str) -> Option<TestApp> {
             client_id: format!("maskgate-api-{}", Uuid::new_v4().simple()),
             share_group: Some("maskgate".into()),
             ca_file: None,
+            home_assistant: home_assistant.map(str::to_owned),
         },
     )
     .expect("mqtt transport");
@@ -357,13 +369,21 @@ async fn bad_messages_are_refused_and_the_server_keeps_going() {
     let mut ghost = DoorClient::connect(&broker, "ghost", None).await;
     let stranger = visit(&app, Duration::seconds(1), true);
     ghost
-        .publish("ghost", Leaf::Visits, batch(std::slice::from_ref(&stranger)))
+        .publish(
+            "ghost",
+            Leaf::Visits,
+            batch(std::slice::from_ref(&stranger)),
+        )
         .await;
     let ack = ghost.ack(StdDuration::from_secs(5)).await.expect("an ack");
     assert_eq!(ack.ids, vec![stranger.id]);
     let error = ack.error.expect("refused");
     assert_eq!(error.code, "unauthorized");
-    assert!(error.message.contains("not registered"), "{}", error.message);
+    assert!(
+        error.message.contains("not registered"),
+        "{}",
+        error.message
+    );
     door.client
         .publish(
             "maskgate/hq/front/visits/extra",
@@ -434,6 +454,105 @@ async fn the_documented_acl_keeps_each_door_under_its_own_topic() {
     assert_eq!(
         front.ack(StdDuration::from_secs(5)).await.map(|a| a.ids),
         Some(vec![mine.id])
+    );
+    app.shutdown().await;
+}
+
+/// Retained messages on `filter`, by topic, as Home Assistant would read them on subscribing.
+async fn retained(
+    broker: &Broker,
+    filter: &str,
+    want: usize,
+) -> BTreeMap<String, serde_json::Value> {
+    let options = MqttOptions::new(
+        format!("ha-{}", Uuid::new_v4().simple()),
+        "127.0.0.1",
+        broker.port,
+    );
+    let (client, mut eventloop) = AsyncClient::new(options, 16);
+    client
+        .subscribe(filter, QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let mut seen = BTreeMap::new();
+    let _ = tokio::time::timeout(StdDuration::from_secs(5), async {
+        while seen.len() < want {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) if p.retain => {
+                    let value = serde_json::from_slice(&p.payload)
+                        .unwrap_or_else(|_| json!(String::from_utf8_lossy(&p.payload)));
+                    seen.insert(p.topic.clone(), value);
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(StdDuration::from_millis(100)).await,
+            }
+        }
+    })
+    .await;
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_finds_each_door_with_its_last_decision_and_pass_rate() {
+    let Some(broker) = Broker::start(false) else {
+        return;
+    };
+    let Some(app) = app_with(&broker, "", Some("homeassistant")).await else {
+        return;
+    };
+    // Midday, so every visit below is today's in the site's (UTC) day.
+    let noon = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 6, 1, 12, 0, 0)
+        .single()
+        .expect("a time");
+    app.clock.set(noon);
+    let admin = app.admin_token().await;
+    app.device(&admin, "front").await;
+    let mut door = DoorClient::connect(&broker, "front", None).await;
+    let visits = [
+        visit(&app, Duration::seconds(30), true),
+        visit(&app, Duration::seconds(10), false),
+        visit(&app, Duration::seconds(20), true),
+    ];
+    door.publish("front", Leaf::Visits, batch(&visits)).await;
+    let ack = door.ack(StdDuration::from_secs(5)).await.expect("an ack");
+    assert_eq!(ack.accepted, 3);
+
+    let configs = retained(&broker, "homeassistant/#", 3).await;
+    let topics: Vec<&str> = configs.keys().map(String::as_str).collect();
+    assert_eq!(
+        topics,
+        [
+            "homeassistant/binary_sensor/maskgate_hq_front/online/config",
+            "homeassistant/sensor/maskgate_hq_front/last_decision/config",
+            "homeassistant/sensor/maskgate_hq_front/pass_rate_today/config",
+        ]
+    );
+    let rate = &configs["homeassistant/sensor/maskgate_hq_front/pass_rate_today/config"];
+    assert_eq!(rate["state_topic"], "maskgate/hq/front/state");
+    assert_eq!(rate["unit_of_measurement"], "%");
+    let online = &configs["homeassistant/binary_sensor/maskgate_hq_front/online/config"];
+    assert_eq!(online["state_topic"], "maskgate/hq/front/status");
+
+    let state = retained(&broker, "maskgate/hq/front/state", 1).await;
+    let state = &state["maskgate/hq/front/state"];
+    assert_eq!(state["last_decision"], "fail", "{state}");
+    assert_eq!(state["visits_today"], 3);
+    assert_eq!(state["pass_rate_today"], 66.7);
+
+    // A late batch of an older pass changes today's counts, not the last decision.
+    let late = visit(&app, Duration::seconds(600), true);
+    door.publish("front", Leaf::Visits, batch(std::slice::from_ref(&late)))
+        .await;
+    door.ack(StdDuration::from_secs(5)).await.expect("an ack");
+    let state = retained(&broker, "maskgate/hq/front/state", 1).await;
+    let state = &state["maskgate/hq/front/state"];
+    assert_eq!(state["last_decision"], "fail", "{state}");
+    assert_eq!(
+        (
+            state["visits_today"].as_i64(),
+            state["pass_rate_today"].as_f64()
+        ),
+        (Some(4), Some(75.0))
     );
     app.shutdown().await;
 }

@@ -8,13 +8,15 @@
 //! persistent session nothing published while the server was down or busy is lost; the door
 //! resends until it gets the server's ack, and visit ids make every resend harmless.
 
-use std::collections::HashMap;
+pub mod home_assistant;
+
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use maskgate_api_types::mqtt::{Leaf, MAX_PAYLOAD_BYTES, VisitAck, parse_topic, topic};
-use maskgate_api_types::{ErrorDetail, Heartbeat, StreamEvent, VisitBatch};
+use maskgate_api_types::{ErrorDetail, Heartbeat, NewVisit, StreamEvent, VisitBatch};
 use rumqttc::{
     AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport,
 };
@@ -40,6 +42,9 @@ pub struct MqttSettings {
     /// The CA that signed the broker's certificate, for `mqtts://` with a private CA;
     /// `None` trusts the system's roots.
     pub ca_file: Option<PathBuf>,
+    /// Home Assistant MQTT discovery under this prefix (Home Assistant's default is
+    /// `homeassistant`); `None` announces nothing.
+    pub home_assistant: Option<String>,
 }
 
 /// Why the MQTT transport could not start.
@@ -177,15 +182,35 @@ pub fn spawn(state: AppState, settings: MqttSettings) -> Result<JoinHandle<()>, 
         filter(Leaf::Heartbeat),
         filter(Leaf::Status),
     ];
-    tracing::info!(client_id = %settings.client_id, shared = settings.share_group.is_some(), "MQTT transport on");
-    Ok(tokio::spawn(run(state, client, eventloop, filters)))
+    tracing::info!(
+        client_id = %settings.client_id,
+        shared = settings.share_group.is_some(),
+        home_assistant = settings.home_assistant.is_some(),
+        "MQTT transport on"
+    );
+    Ok(tokio::spawn(run(
+        state,
+        client,
+        eventloop,
+        filters,
+        settings.home_assistant,
+    )))
 }
 
-async fn run(state: AppState, client: AsyncClient, mut eventloop: EventLoop, filters: [String; 3]) {
+async fn run(
+    state: AppState,
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+    filters: [String; 3],
+    home_assistant: Option<String>,
+) {
     let handler = Arc::new(Handler {
         state: state.clone(),
         client: client.clone(),
         doors: Mutex::new(HashMap::new()),
+        home_assistant,
+        announced: Mutex::new(HashSet::new()),
+        last: Mutex::new(HashMap::new()),
     });
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut stop = state.shutdown_signal();
@@ -245,6 +270,13 @@ struct Handler {
     client: AsyncClient,
     /// Door names to devices, filled on first use (devices are never renamed).
     doors: Mutex<HashMap<String, AuthDevice>>,
+    /// The Home Assistant discovery prefix, when announcing.
+    home_assistant: Option<String>,
+    /// `(site, door)` pairs announced to Home Assistant since the server started.
+    announced: Mutex<HashSet<(String, String)>>,
+    /// Each door's latest decision seen (capture time, passed), so a late backlog batch
+    /// does not make an old decision look like the last one.
+    last: Mutex<HashMap<i64, (chrono::DateTime<chrono::Utc>, bool)>>,
 }
 
 impl Handler {
@@ -279,6 +311,9 @@ impl Handler {
                 return;
             }
         };
+        if self.home_assistant.is_some() {
+            self.announce(site, &device.name).await;
+        }
         match leaf {
             Leaf::Visits => self.visits(site, &device, &publish.payload).await,
             Leaf::Heartbeat => match serde_json::from_slice::<Heartbeat>(&publish.payload) {
@@ -358,13 +393,19 @@ impl Handler {
             }
         };
         let ids = batch.visits.iter().map(|v| v.id).collect();
+        let for_state = self.home_assistant.is_some().then(|| batch.visits.clone());
         let ack = match crate::http::visits::ingest_batch(&self.state, device, batch).await {
-            Ok(result) => VisitAck {
-                ids,
-                accepted: result.accepted,
-                duplicates: result.duplicates,
-                error: None,
-            },
+            Ok(result) => {
+                if let Some(visits) = for_state {
+                    self.publish_state(site, device, &visits).await;
+                }
+                VisitAck {
+                    ids,
+                    accepted: result.accepted,
+                    duplicates: result.duplicates,
+                    error: None,
+                }
+            }
             Err(err @ (ApiError::Validation(_) | ApiError::Forbidden(_))) => {
                 tracing::warn!(door = %device.name, error = %err, "refused MQTT visits; nothing stored");
                 VisitAck {
@@ -384,6 +425,73 @@ impl Handler {
             }
         };
         self.answer(site, &device.name, &ack).await;
+    }
+
+    /// Announces a door to Home Assistant (retained discovery configs), once per site and
+    /// door while the server runs; retained, so Home Assistant finds them after it restarts.
+    async fn announce(&self, site: &str, door: &str) {
+        let Some(prefix) = &self.home_assistant else {
+            return;
+        };
+        if !self
+            .announced
+            .lock()
+            .await
+            .insert((site.to_owned(), door.to_owned()))
+        {
+            return;
+        }
+        for (to, config) in home_assistant::discovery(prefix, site, door) {
+            let body = serde_json::to_vec(&config).unwrap_or_default();
+            if let Err(err) = self.client.publish(to, QoS::AtLeastOnce, true, body).await {
+                tracing::warn!(error = %err, door, "cannot announce a door to Home Assistant");
+            }
+        }
+        tracing::info!(site, door, "door announced to Home Assistant");
+    }
+
+    /// Publishes the door's retained state after a stored batch: its latest decision and
+    /// today's counts (site time zone).
+    async fn publish_state(&self, site: &str, device: &AuthDevice, visits: &[NewVisit]) {
+        let Some(newest) = visits.iter().max_by_key(|v| v.captured_at) else {
+            return;
+        };
+        let (last_at, passed) = {
+            let mut last = self.last.lock().await;
+            let entry = last
+                .entry(device.id)
+                .or_insert((newest.captured_at, newest.passed));
+            if newest.captured_at >= entry.0 {
+                *entry = (newest.captured_at, newest.passed);
+            }
+            *entry
+        };
+        let now = self.state.clock.now();
+        let tz = self.state.settings.tz;
+        let today = crate::stats::day_start(now.with_timezone(&tz).date_naive(), tz);
+        let counts = match self.state.store.visit_counts_since(today).await {
+            Ok(counts) => counts,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot count today's visits for Home Assistant");
+                return;
+            }
+        };
+        let (passed_today, failed_today) = counts
+            .iter()
+            .find(|c| c.device_id == device.id)
+            .map_or((0, 0), |c| (c.passed, c.failed));
+        let mut latest = newest.clone();
+        latest.captured_at = last_at;
+        latest.passed = passed;
+        let Some(state) = home_assistant::DoorState::after(&[latest], passed_today, failed_today)
+        else {
+            return;
+        };
+        let body = serde_json::to_vec(&state).unwrap_or_default();
+        let to = home_assistant::state_topic(site, &device.name);
+        if let Err(err) = self.client.publish(to, QoS::AtLeastOnce, true, body).await {
+            tracing::warn!(error = %err, "cannot publish a door's state");
+        }
     }
 
     /// Refuses a visits batch whose ids can be read, with `code` and `message` on the door's
@@ -424,6 +532,7 @@ mod tests {
             client_id: "maskgate-api".into(),
             share_group: None,
             ca_file: ca_file.map(PathBuf::from),
+            home_assistant: None,
         }
     }
 
@@ -456,12 +565,16 @@ mod tests {
 
     #[test]
     fn a_missing_or_empty_ca_file_and_a_wrong_scheme_are_clear_errors() {
-        let err = options(&settings("mqtts://b", Some("/nonexistent/ca.pem"))).expect_err("no file");
+        let err =
+            options(&settings("mqtts://b", Some("/nonexistent/ca.pem"))).expect_err("no file");
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
         let empty = std::env::temp_dir().join(format!("mg-empty-ca-{}.pem", std::process::id()));
         std::fs::write(&empty, "not a certificate\n").expect("write");
         let err = options(&settings("mqtts://b", empty.to_str())).expect_err("no certificate");
-        assert!(err.to_string().contains("no usable CA certificate"), "{err}");
+        assert!(
+            err.to_string().contains("no usable CA certificate"),
+            "{err}"
+        );
         let _ = std::fs::remove_file(&empty);
         let err = options(&settings("mqtt://b", Some("/etc/ca.pem"))).expect_err("plain");
         assert!(err.to_string().contains("mqtts://"), "{err}");
