@@ -232,7 +232,7 @@ pub fn HistoryPage() -> impl IntoView {
                 <label>
                     "Result"
                     <select on:change=set_outcome>
-                        {[(Outcome::All, "Passed and failed"), (Outcome::Passed, "Passed"), (Outcome::Failed, "Failed")]
+                        {[(Outcome::All, "All results"), (Outcome::Passed, "Passed"), (Outcome::Failed, "Failed")]
                             .into_iter()
                             .map(|(outcome, words)| view! {
                                 <option
