@@ -27,7 +27,7 @@ try {
       await page.getByText("Pass rate").waitFor();
       await page.waitForTimeout(500);
       await page.screenshot({ path: `${out}/live-${size}-${scheme}.png`, fullPage: true });
-      for (const name of ["Alerts", "Doors"]) {
+      for (const name of ["History", "Alerts", "Doors"]) {
         await page.getByRole("link", { name, exact: false }).first().click();
         await page.getByRole("heading", { name, exact: true }).waitFor();
         await page.waitForTimeout(500);

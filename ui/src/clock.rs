@@ -1,6 +1,6 @@
 //! The browser's clock and time zone.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use wasm_bindgen::JsValue;
 
 /// Now, by the browser's clock.
@@ -23,6 +23,22 @@ pub fn local_midnight() -> DateTime<Utc> {
     date.set_seconds(0);
     date.set_milliseconds(0);
     from_millis(date.get_time())
+}
+
+/// The start of `day` in the browser's zone (daylight saving time included).
+pub fn midnight_of(day: NaiveDate) -> DateTime<Utc> {
+    let date = js_sys::Date::new_with_year_month_day(
+        u32::try_from(day.year()).unwrap_or_default(),
+        day.month0() as i32,
+        day.day() as i32,
+    );
+    from_millis(date.get_time())
+}
+
+/// Today's date in the browser's zone.
+pub fn today() -> NaiveDate {
+    let now = now();
+    (now + chrono::Duration::minutes(i64::from(offset_minutes(now)))).date_naive()
 }
 
 /// The browser's IANA time zone (such as `Europe/Berlin`), when it tells.

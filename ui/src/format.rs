@@ -50,6 +50,14 @@ pub fn day_and_time(at: DateTime<Utc>, offset_minutes: i32) -> String {
     local(at, offset_minutes).format("%-d %b %H:%M").to_string()
 }
 
+/// `at` as a local date and time to the second, `27 Nov 2026, 14:05:09`, for a zone
+/// `offset_minutes` east of UTC: the History screen's times.
+pub fn date_and_time(at: DateTime<Utc>, offset_minutes: i32) -> String {
+    local(at, offset_minutes)
+        .format("%-d %b %Y, %H:%M:%S")
+        .to_string()
+}
+
 fn local(at: DateTime<Utc>, offset_minutes: i32) -> chrono::NaiveDateTime {
     at.naive_utc() + Duration::minutes(i64::from(offset_minutes))
 }
@@ -275,6 +283,10 @@ mod tests {
         assert_eq!(clock(at(23, 30, 5), 9 * 60), "08:30:05");
         assert_eq!(day_and_time(at(23, 30, 5), 9 * 60), "28 Nov 08:30");
         assert_eq!(day_and_time(at(1, 0, 0), -5 * 60), "26 Nov 20:00");
+        assert_eq!(
+            date_and_time(at(23, 30, 5), 9 * 60),
+            "28 Nov 2026, 08:30:05"
+        );
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! Layout: [`App`] and the router here; `api` holds the one typed fetch helper, `auth` the
 //! session, `live` the event stream and the state it feeds; screens are in `routes/`,
 //! shared pieces in `components/`. Only [`format`] (plain words for numbers, times, states
-//! and errors) builds on the host too, where its unit tests run; the rest is wasm32-only.
+//! and errors) and [`history_filter`] (the History screen's filters as URL and API
+//! queries) build on the host too, where their unit tests run; the rest is wasm32-only.
 
 pub mod format;
+pub mod history_filter;
 
 #[cfg(target_arch = "wasm32")]
 mod api;
@@ -36,7 +38,7 @@ mod app {
     use crate::auth::Auth;
     use crate::components::Header;
     use crate::live::Live;
-    use crate::routes::{AlertsPage, DoorsPage, LivePage, Login, NotFound};
+    use crate::routes::{AlertsPage, DoorsPage, HistoryPage, LivePage, Login, NotFound};
 
     /// The whole app: the login screen while no session stands, else the screens.
     #[component]
@@ -70,6 +72,7 @@ mod app {
                     <Route path=path!("/") view=|| view! { <Redirect path="/live"/> }/>
                     <Route path=path!("/login") view=|| view! { <Redirect path="/live"/> }/>
                     <Route path=path!("/live") view=LivePage/>
+                    <Route path=path!("/history") view=HistoryPage/>
                     <Route path=path!("/alerts") view=AlertsPage/>
                     <Route path=path!("/doors") view=DoorsPage/>
                 </Routes>

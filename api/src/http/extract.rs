@@ -195,3 +195,31 @@ impl FromRequestParts<AppState> for AuthDevice {
         })
     }
 }
+
+/// A logged-in user, by the `Authorization` header or, for clients that cannot set headers
+/// (the browser's `EventSource`, a download link), by the `access_token` query parameter.
+/// The header wins when both are present. Routes that take it document `access_token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for LinkUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(token) = bearer(parts)? {
+            return authenticate_user(state, token).await.map(LinkUser);
+        }
+        let query = parts.uri.query().unwrap_or_default();
+        let token = url_param(query, "access_token")
+            .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        authenticate_user(state, &token).await.map(LinkUser)
+    }
+}
+
+/// The raw value of query parameter `name` (tokens are URL-safe, so nothing to decode).
+fn url_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| value.to_owned())
+    })
+}

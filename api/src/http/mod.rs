@@ -21,6 +21,7 @@ mod stats;
 mod stream;
 mod ui;
 pub(crate) mod visits;
+mod visits_export;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -76,6 +77,9 @@ pub struct Settings {
     /// The built admin web app, served on non-API paths; `None`, or a folder without an
     /// `index.html`: those paths answer a page that says how to build it.
     pub ui_dir: Option<PathBuf>,
+    /// Rows fetched from the store per query while `GET /api/v1/visits/export.csv`
+    /// streams, so an export of any length holds only this many visits in memory.
+    pub export_page_rows: u32,
 }
 
 impl Default for Settings {
@@ -91,6 +95,7 @@ impl Default for Settings {
             max_model_bytes: maskgate_api_types::DEFAULT_MAX_MODEL_BYTES as usize,
             alerts: AlertSettings::default(),
             ui_dir: None,
+            export_page_rows: 1_000,
         }
     }
 }
@@ -206,6 +211,7 @@ fn api_router_with(max_model_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::get_openapi))
         .routes(routes!(auth::login))
         .routes(routes!(visits::list_visits, visits::create_visits))
+        .routes(routes!(visits_export::export_visits))
         .routes(routes!(stats::get_stats))
         .routes(routes!(devices::list_devices, devices::create_device))
         .routes(routes!(devices::record_heartbeat))

@@ -4,7 +4,6 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
@@ -12,8 +11,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::AppState;
-use super::error::ApiError;
-use super::extract::{AuthUser, authenticate_user, bearer};
+use super::extract::LinkUser;
 
 /// Query of `GET /api/v1/stream`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -23,30 +21,6 @@ pub(crate) struct StreamQuery {
     /// `EventSource`). Prefer the `Authorization` header.
     #[allow(dead_code)]
     access_token: Option<String>,
-}
-
-/// A user authenticated by header or, for `EventSource`, by `access_token`.
-pub(crate) struct StreamUser(#[allow(dead_code)] AuthUser);
-
-impl axum::extract::FromRequestParts<AppState> for StreamUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(token) = bearer(parts)? {
-            return authenticate_user(state, token).await.map(StreamUser);
-        }
-        let query = parts.uri.query().unwrap_or_default();
-        let token = url_param(query, "access_token")
-            .ok_or(ApiError::Unauthorized("missing bearer token"))?;
-        authenticate_user(state, &token).await.map(StreamUser)
-    }
-}
-
-fn url_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key == name).then(|| value.to_owned())
-    })
 }
 
 /// Live events: `visit` for every accepted visit, `device` for every heartbeat. Each
@@ -61,7 +35,7 @@ fn url_param(query: &str, name: &str) -> Option<String> {
     ))]
 pub(crate) async fn get_stream(
     State(state): State<AppState>,
-    _user: StreamUser,
+    _user: LinkUser,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let events = BroadcastStream::new(state.events.subscribe()).map(|item| {
         Ok(match item {

@@ -184,6 +184,27 @@ pub(crate) struct VisitQuery {
     cursor: Option<String>,
 }
 
+/// The history filter of a query; 422 unless `from` comes before `to`. Shared by the list
+/// and the CSV export, so both refuse the same queries.
+pub(crate) fn checked_filter(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    device: Option<String>,
+    passed: Option<bool>,
+) -> ApiResult<VisitFilter> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(ApiError::Validation("`from` must be before `to`".into()));
+    }
+    Ok(VisitFilter {
+        from,
+        to,
+        device,
+        passed,
+    })
+}
+
 /// Encodes a keyset position as an opaque cursor.
 fn encode_cursor(pos: Position) -> String {
     URL_SAFE_NO_PAD.encode(format!(
@@ -233,22 +254,12 @@ pub(crate) async fn list_visits(
             "`limit` must be between 1 and {MAX_PAGE_LIMIT}, not {limit}"
         )));
     }
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from >= to
-    {
-        return Err(ApiError::Validation("`from` must be before `to`".into()));
-    }
+    let filter = checked_filter(query.from, query.to, query.device, query.passed)?;
     let after = query
         .cursor
         .as_deref()
         .map(|c| decode_cursor(c).ok_or_else(|| ApiError::BadRequest("invalid cursor".into())))
         .transpose()?;
-    let filter = VisitFilter {
-        from: query.from,
-        to: query.to,
-        device: query.device,
-        passed: query.passed,
-    };
     // One extra row tells whether another page follows.
     let mut items = state.store.list_visits(&filter, after, limit + 1).await?;
     let next_cursor = if items.len() > limit as usize {

@@ -80,6 +80,7 @@ async fn the_openapi_document_covers_every_route() {
         "POST /api/v1/auth/login",
         "GET /api/v1/visits",
         "POST /api/v1/visits",
+        "GET /api/v1/visits/export.csv",
         "GET /api/v1/stats",
         "GET /api/v1/devices",
         "POST /api/v1/devices",

@@ -396,3 +396,29 @@ macro_rules! backend_tests {
         }
     )*};
 }
+
+/// Like [`backend_tests!`], with the server's settings changed before it starts:
+/// `async fn name(app, |s| s.tz = chrono_tz::Asia::Seoul) { … }`.
+#[macro_export]
+macro_rules! backend_tests_with {
+    ($(
+        $(#[$meta:meta])*
+        async fn $name:ident($app:ident, $configure:expr) $body:block
+    )*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::helpers::{Backend, TestApp, run_with};
+
+            async fn body($app: TestApp) -> TestApp $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { run_with(Backend::Sqlite, $configure, body).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { run_with(Backend::Postgres, $configure, body).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() { run_with(Backend::MySql, $configure, body).await }
+        }
+    )*};
+}

@@ -9,6 +9,7 @@ mod auth;
 mod cloudwatch;
 mod devices;
 mod docs_and_metrics;
+mod export;
 mod history;
 mod models;
 mod mqtt;

@@ -32,6 +32,7 @@ pub fn Header() -> impl IntoView {
             <span class="brand">"MaskGate"</span>
             <nav class="tabs" aria-label="Main">
                 <A href="/live">"Live"</A>
+                <A href="/history">"History"</A>
                 <A href="/alerts">
                     "Alerts"
                     {move || {

@@ -2,11 +2,13 @@
 
 mod alerts;
 mod doors;
+mod history;
 mod live;
 mod login;
 
 pub use alerts::AlertsPage;
 pub use doors::DoorsPage;
+pub use history::HistoryPage;
 pub use live::LivePage;
 pub use login::Login;
 
