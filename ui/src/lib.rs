@@ -7,6 +7,7 @@
 //! and errors) and [`history_filter`] (the History screen's filters as URL and API
 //! queries) build on the host too, where their unit tests run; the rest is wasm32-only.
 
+pub mod chart_data;
 pub mod format;
 pub mod history_filter;
 
