@@ -2,7 +2,7 @@
 //! no token. Each gives a clear message; `classify` goes on past bad files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use maskgate_tests::{temp_dir, workspace_binary, workspace_root};
 
@@ -17,6 +17,63 @@ fn edge_agent() -> Command {
         .env_remove("EDGE_AGENT_CONFIG")
         .env_remove("EDGE_AGENT_MODEL");
     cmd
+}
+
+/// How a run that may go on forever ended.
+enum Ended {
+    /// It exited by itself.
+    Exited(Output),
+    /// It was still running when its stderr said the awaited words (all of its stderr so
+    /// far); it was killed.
+    Said(String),
+}
+
+/// Runs `cmd` until it exits or its stderr contains `words` (then kills it); at most 60 s.
+fn run_until(cmd: &mut Command, words: &str) -> Ended {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut pipe = child.stderr.take().expect("stderr");
+    let reader = {
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&seen.lock().expect("lock")).into_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            reader.join().expect("reader");
+            return Ended::Exited(Output {
+                status,
+                stdout: Vec::new(),
+                stderr: seen.lock().expect("lock").clone(),
+            });
+        }
+        if text().contains(words) {
+            child.kill().expect("kill");
+            child.wait().expect("wait");
+            return Ended::Said(text());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "neither exited nor said `{words}` in 60 s: {}",
+            text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 fn stderr(out: &Output) -> String {
@@ -149,27 +206,33 @@ fn run_refuses_a_broken_model_a_bad_config_and_a_missing_token_clearly() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("windwo"), "{}", stderr(&out));
 
-    // The default camera is V4L2; the workspace build has no V4L2 (a cargo feature), and
-    // says so instead of retrying forever.
+    // The default camera is V4L2, a cargo feature. A build without it says so and stops
+    // instead of retrying forever; a build with it (as CI's, when libclang is installed)
+    // retries a camera that is not there yet, which may be plugged in later, and says so.
     let v4l2 = dir.join("v4l2.toml");
     std::fs::write(
         &v4l2,
         format!(
             "[server]\ntoken_file = \"token\"\n[queue]\npath = \"queue.db\"\n\
-             [classifier]\nmodel = \"{}\"\n",
+             [classifier]\nmodel = \"{}\"\n[camera]\ndevice = \"/dev/maskgate-no-such-camera\"\n",
             workspace_root()
                 .join("models/maskgate-cnn-v1.json")
                 .display()
         ),
     )
     .expect("config");
-    let out = edge_agent()
-        .args(["run", "--config"])
-        .arg(&v4l2)
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("without V4L2"), "{}", stderr(&out));
+    match run_until(
+        edge_agent().args(["run", "--config"]).arg(&v4l2),
+        "cannot open the camera source yet",
+    ) {
+        Ended::Exited(out) => {
+            assert!(!out.status.success());
+            assert!(stderr(&out).contains("without V4L2"), "{}", stderr(&out));
+        }
+        Ended::Said(text) => {
+            assert!(text.contains("/dev/maskgate-no-such-camera"), "{text}");
+        }
+    }
 
     std::fs::remove_file(dir.join("token")).expect("rm token");
     let no_token = write_config("no-token.toml", "");

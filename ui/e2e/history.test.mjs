@@ -7,86 +7,24 @@
 // $SHOTS (default: ui/e2e/shots) for people to look at.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { randomUUID } from "node:crypto";
-import { chromium } from "playwright-core";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Maskgate, launchChromium, logInThroughTheApp, shotsDir as shots, visit } from "./server.mjs";
 
-const root = resolve(import.meta.dirname, "../..");
-const bin = process.env.MASKGATE_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug/maskgate");
-const uiDir = process.env.MASKGATE_UI_DIR ?? join(root, "ui/dist");
-const shots = process.env.SHOTS ?? join(import.meta.dirname, "shots");
 const PASSWORD = "e2e-password-1";
 // The browser runs in Seoul, the site in UTC: days and times on screen are the browser's.
 const BROWSER_TZ = "Asia/Seoul";
 const ODD_MODEL = 'cnn, "v2"@1';
 
-const work = mkdtempSync(join(tmpdir(), "maskgate-e2e-history-"));
-const env = {
-  ...process.env,
-  MASKGATE_DATABASE_URL: `sqlite://${join(work, "maskgate.db")}`,
-  MASKGATE_UI_DIR: uiDir,
-  MASKGATE_TZ: "UTC",
-  RUST_LOG: "warn",
-};
-let server;
+const mg = new Maskgate({ name: "e2e-history" });
 let base;
 let browser;
 const doors = {};
 const posted = [];
 
-function cli(args, input) {
-  const run = spawnSync(bin, args, { env, input, encoding: "utf8" });
-  assert.equal(run.status, 0, `maskgate ${args.join(" ")}: ${run.stderr}`);
-  return run.stdout.trim();
-}
-
-async function freePort() {
-  return new Promise((done) => {
-    const probe = createServer();
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => done(port));
-    });
-  });
-}
-
-async function startServer(port) {
-  server = spawn(bin, ["serve"], {
-    env: { ...env, MASKGATE_BIND: `127.0.0.1:${port}` },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("the server did not start");
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((r) => server.once("exit", r));
-  server.kill("SIGTERM");
-  await exited;
-}
-
 async function post(door, visits) {
-  const response = await fetch(`${base}/api/v1/visits`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${doors[door]}` },
-    body: JSON.stringify({ visits }),
-  });
-  assert.ok(response.ok, `post visits: ${response.status} ${await response.text()}`);
+  await mg.postVisits(doors[door], visits);
   for (const v of visits) posted.push({ ...v, door });
-}
-
-function visit(capturedAt, passed, maskScore, model = "maskgate-cnn@1") {
-  return { id: randomUUID(), captured_at: capturedAt.toISOString(), passed, mask_score: maskScore, model };
 }
 
 /** The day of `at` in the browser's zone, as a date input writes it (YYYY-MM-DD). */
@@ -135,12 +73,11 @@ async function shownDoors(page) {
 
 before(async () => {
   mkdirSync(shots, { recursive: true });
-  cli(["user", "add", "admin", "--role", "admin", "--password-stdin"], `${PASSWORD}\n`);
-  doors["front-door"] = cli(["device", "add", "front-door"]);
-  doors["back-door"] = cli(["device", "add", "back-door"]);
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  await startServer(port);
+  mg.addUser("admin", PASSWORD);
+  doors["front-door"] = mg.addDoor("front-door");
+  doors["back-door"] = mg.addDoor("back-door");
+  await mg.start();
+  base = mg.base;
   const now = Date.now();
   const ago = (ms) => new Date(now - ms);
   // Today: each door passes and fails once; the back door's failure used an odd model name.
@@ -150,16 +87,12 @@ before(async () => {
   const old = [];
   for (let i = 0; i < 56; i++) old.push(visit(ago(3 * 86_400_000 + i * 1000), i % 2 === 0, 0.5));
   await post("back-door", old);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  await stopServer();
-  rmSync(work, { recursive: true, force: true });
+  await mg.dispose();
 });
 
 async function loggedIn(viewport, colorScheme = "light") {
@@ -167,11 +100,7 @@ async function loggedIn(viewport, colorScheme = "light") {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${base}/`);
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Today" }).waitFor();
+  await logInThroughTheApp(page, base, "admin", PASSWORD);
   return { context, page, errors };
 }
 

@@ -10,46 +10,17 @@
 //
 // Prints a markdown report for bench/RESULTS.md. Uses $MASKGATE_BIN (default
 // target/release/maskgate) and $MASKGATE_UI_DIR (default ui/dist).
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { cpus, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { randomUUID } from "node:crypto";
-import { chromium } from "playwright-core";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { Maskgate, launchChromium, visit } from "./server.mjs";
 
-const root = resolve(import.meta.dirname, "../..");
-const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
-const bin = process.env.MASKGATE_BIN ?? join(target, "release/maskgate");
-const uiDir = process.env.MASKGATE_UI_DIR ?? join(root, "ui/dist");
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 15;
 const PASSWORD = "perf-password-1";
-
-const work = mkdtempSync(join(tmpdir(), "maskgate-perf-"));
-const env = {
-  ...process.env,
-  MASKGATE_DATABASE_URL: `sqlite://${join(work, "maskgate.db")}`,
-  MASKGATE_UI_DIR: uiDir,
-  MASKGATE_TZ: "UTC",
-  RUST_LOG: "warn",
-};
-
-function cli(args, input) {
-  const run = spawnSync(bin, args, { env, input, encoding: "utf8" });
-  if (run.status !== 0) throw new Error(`maskgate ${args.join(" ")}: ${run.stderr}`);
-  return run.stdout.trim();
-}
-
-async function freePort() {
-  return new Promise((done) => {
-    const probe = createServer();
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => done(port));
-    });
-  });
-}
+const mg = new Maskgate({ name: "perf", release: true });
+const { bin, uiDir } = mg;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,43 +43,18 @@ const WATCH = () => {
 };
 
 async function main() {
-  cli(["user", "add", "admin", "--role", "admin", "--password-stdin"], `${PASSWORD}\n`);
-  const doorToken = cli(["device", "add", "front-door"]);
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const server = spawn(bin, ["serve"], {
-    env: { ...env, MASKGATE_BIND: `127.0.0.1:${port}` },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  mg.addUser("admin", PASSWORD);
+  const doorToken = mg.addDoor("front-door");
+  await mg.start();
+  const base = mg.base;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break;
-      } catch {}
-      if (i > 100) throw new Error("the server did not start");
-      await new Promise((r) => setTimeout(r, 100));
-    }
     // A realistic morning: 200 visits today, so the numbers and the feed have data.
-    const visits = Array.from({ length: 200 }, (_, i) => ({
-      id: randomUUID(),
-      captured_at: new Date(Date.now() - i * 60_000).toISOString(),
-      passed: i % 9 !== 0,
-      mask_score: i % 9 !== 0 ? 0.91 : 0.08,
-      model: "maskgate-cnn@1",
-    }));
-    const posted = await fetch(`${base}/api/v1/visits`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${doorToken}` },
-      body: JSON.stringify({ visits }),
-    });
-    if (!posted.ok) throw new Error(`posting visits: ${posted.status}`);
-    const login = await (
-      await fetch(`${base}/api/v1/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username: "admin", password: PASSWORD }),
-      })
-    ).json();
+    const now = Date.now();
+    const visits = Array.from({ length: 200 }, (_, i) =>
+      visit(new Date(now - i * 60_000), i % 9 !== 0, i % 9 !== 0 ? 0.91 : 0.08),
+    );
+    await mg.postVisits(doorToken, visits);
+    const login = await mg.login("admin", PASSWORD);
     const session = JSON.stringify({
       token: login.token,
       username: "admin",
@@ -116,10 +62,7 @@ async function main() {
       expires_at: login.expires_at,
     });
 
-    const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      args: ["--no-sandbox"],
-    });
+    const browser = await launchChromium();
     const cold = { shell: [], live: [], warm: [], wasm: [], js: [], wasmRaw: [] };
     for (let run = 0; run < RUNS; run++) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -175,8 +118,7 @@ async function main() {
         `warm / cold: ${(median(cold.warm) / median(cold.live)).toFixed(2)}.`,
     );
   } finally {
-    server.kill("SIGTERM");
-    rmSync(work, { recursive: true, force: true });
+    await mg.dispose();
   }
 }
 

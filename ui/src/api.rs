@@ -48,11 +48,50 @@ impl Api {
         self.call("POST", path, body).await
     }
 
+    /// `PUT path` with a JSON body, the answer decoded as `T`.
+    pub async fn put<T: DeserializeOwned>(
+        self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Failure> {
+        let body = serde_json::to_string(body).map_err(|_| Failure::Unreadable)?;
+        self.call("PUT", path, Some(body)).await
+    }
+
+    /// `DELETE path`; the answer (usually empty) is not read.
+    pub async fn delete(self, path: &str) -> Result<(), Failure> {
+        self.call::<serde_json::Value>("DELETE", path, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST path` with a multipart form (file uploads), the answer decoded as `T`.
+    pub async fn post_form<T: DeserializeOwned>(
+        self,
+        path: &str,
+        form: web_sys::FormData,
+    ) -> Result<T, Failure> {
+        self.call_with(path, "POST", Payload::Form(form)).await
+    }
+
     async fn call<T: DeserializeOwned>(
         self,
         method: &str,
         path: &str,
         body: Option<String>,
+    ) -> Result<T, Failure> {
+        let payload = match body {
+            Some(json) => Payload::Json(json),
+            None => Payload::None,
+        };
+        self.call_with(path, method, payload).await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        self,
+        path: &str,
+        method: &str,
+        payload: Payload,
     ) -> Result<T, Failure> {
         let Some(token) = self.auth.token() else {
             return Err(Failure::Http {
@@ -61,7 +100,7 @@ impl Api {
                 message: None,
             });
         };
-        let result = send(method, path, Some(&token), body).await;
+        let result = send(method, path, Some(&token), payload).await;
         if let Err(failure) = &result
             && let Some(notice) = failure.ends_session()
             // A late answer to an old session must not end a newer one.
@@ -73,23 +112,37 @@ impl Api {
     }
 }
 
+/// A request's body.
+enum Payload {
+    None,
+    Json(String),
+    /// The browser sets the multipart content type with its boundary.
+    Form(web_sys::FormData),
+}
+
 /// `POST /api/v1/auth/login`.
 pub async fn login(request: &LoginRequest) -> Result<LoginResponse, Failure> {
     let body = serde_json::to_string(request).map_err(|_| Failure::Unreadable)?;
-    send("POST", "/api/v1/auth/login", None, Some(body)).await
+    send("POST", "/api/v1/auth/login", None, Payload::Json(body)).await
 }
 
 async fn send<T: DeserializeOwned>(
     method: &str,
     path: &str,
     token: Option<&str>,
-    body: Option<String>,
+    payload: Payload,
 ) -> Result<T, Failure> {
-    let (status, text) = fetch(method, path, token, body)
+    let (status, text) = fetch(method, path, token, payload)
         .await
         .map_err(|_| Failure::Network)?;
     if (200..300).contains(&status) {
-        serde_json::from_str(&text).map_err(|_| Failure::Unreadable)
+        // An empty answer (204) reads as JSON null: fine for `()` and `Option`.
+        let text = if text.is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        };
+        serde_json::from_str(text).map_err(|_| Failure::Unreadable)
     } else {
         Err(Failure::from_response(status, &text))
     }
@@ -99,7 +152,7 @@ async fn fetch(
     method: &str,
     path: &str,
     token: Option<&str>,
-    body: Option<String>,
+    payload: Payload,
 ) -> Result<(u16, String), JsValue> {
     let headers = Headers::new()?;
     headers.set("accept", "application/json")?;
@@ -108,9 +161,13 @@ async fn fetch(
     }
     let init = RequestInit::new();
     init.set_method(method);
-    if let Some(body) = body {
-        headers.set("content-type", "application/json")?;
-        init.set_body(&JsValue::from_str(&body));
+    match payload {
+        Payload::None => {}
+        Payload::Json(body) => {
+            headers.set("content-type", "application/json")?;
+            init.set_body(&JsValue::from_str(&body));
+        }
+        Payload::Form(form) => init.set_body(&form),
     }
     init.set_headers(&headers);
     let request = Request::new_with_str_and_init(path, &init)?;

@@ -77,6 +77,12 @@ impl Auth {
         self.session.set(None);
     }
 
+    /// Whether the logged-in user is an admin (reactive: tracks the session).
+    pub fn is_admin(&self) -> bool {
+        self.session
+            .with(|s| s.as_ref().is_some_and(|s| s.role == Role::Admin))
+    }
+
     /// The current token, without subscribing to changes.
     pub fn token(&self) -> Option<String> {
         self.session

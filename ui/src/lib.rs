@@ -8,8 +8,11 @@
 //! queries) build on the host too, where their unit tests run; the rest is wasm32-only.
 
 pub mod chart_data;
+pub mod door_setup;
 pub mod format;
 pub mod history_filter;
+pub mod model_facts;
+pub mod rule_form;
 
 #[cfg(target_arch = "wasm32")]
 mod api;
@@ -39,7 +42,10 @@ mod app {
     use crate::auth::Auth;
     use crate::components::Header;
     use crate::live::Live;
-    use crate::routes::{AlertsPage, DoorsPage, HistoryPage, LivePage, Login, NotFound};
+    use crate::routes::{
+        AlertsPage, ChartsPage, DoorsPage, HistoryPage, LivePage, Login, ModelsPage, NotFound,
+        RulesPage,
+    };
 
     /// The whole app: the login screen while no session stands, else the screens.
     #[component]
@@ -74,8 +80,11 @@ mod app {
                     <Route path=path!("/login") view=|| view! { <Redirect path="/live"/> }/>
                     <Route path=path!("/live") view=LivePage/>
                     <Route path=path!("/history") view=HistoryPage/>
+                    <Route path=path!("/charts") view=ChartsPage/>
                     <Route path=path!("/alerts") view=AlertsPage/>
+                    <Route path=path!("/alerts/rules") view=RulesPage/>
                     <Route path=path!("/doors") view=DoorsPage/>
+                    <Route path=path!("/models") view=ModelsPage/>
                 </Routes>
             </main>
         }

@@ -43,6 +43,8 @@ pub fn Header() -> impl IntoView {
                     }}
                 </A>
                 <A href="/doors">"Doors"</A>
+                <A href="/models">"Models"</A>
+                <A href="/charts">"Charts"</A>
             </nav>
             <div class="tools">
                 <span class=move || format!("pill {}", status().0) role="status" aria-live="polite">

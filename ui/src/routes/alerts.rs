@@ -1,9 +1,11 @@
 //! The alerts screen: every alert, filtered by state and door, newest first.
 
 use leptos::prelude::*;
-use maskgate_api_types::{AlertList, DeviceList};
+use leptos_router::components::A;
+use maskgate_api_types::{AlertList, DeviceList, Role};
 
 use crate::api::Api;
+use crate::auth::Auth;
 use crate::components::{AlertCard, Empty, Loading, Problem};
 use crate::live::Live;
 
@@ -31,9 +33,17 @@ pub fn AlertsPage() -> impl IntoView {
         async move { api.get::<AlertList>(&url).await }
     });
     let retry = Callback::new(move |()| alerts.refetch());
+    let auth = expect_context::<Auth>();
+    let admin = move || {
+        auth.session
+            .with(|s| s.as_ref().is_some_and(|s| s.role == Role::Admin))
+    };
     view! {
         <div class="page">
-            <h1>"Alerts"</h1>
+            <div class="page-head">
+                <h1>"Alerts"</h1>
+                {move || admin().then(|| view! { <A href="/alerts/rules">"Alert rules"</A> })}
+            </div>
             <div class="filters">
                 <label>
                     "State"

@@ -1,16 +1,22 @@
 //! The screens.
 
 mod alerts;
+mod charts;
 mod doors;
 mod history;
 mod live;
 mod login;
+mod models;
+mod rules;
 
 pub use alerts::AlertsPage;
+pub use charts::ChartsPage;
 pub use doors::DoorsPage;
 pub use history::HistoryPage;
 pub use live::LivePage;
 pub use login::Login;
+pub use models::ModelsPage;
+pub use rules::RulesPage;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
