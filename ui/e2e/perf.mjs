@@ -101,7 +101,7 @@ async function main() {
     console.log(`## Admin app: transfer size and first render (node ui/e2e/perf.mjs --runs ${RUNS})`);
     console.log();
     console.log(`- date: ${new Date().toISOString()}; ${cpus().length} cores (${cpus()[0].model}); ${version}, headless`);
-    console.log(`- server: ${bin} (release), SQLite, 200 visits today; app: ${uiDir} (${wasmFile})`);
+    console.log(`- server: ${bin} (${/\/debug\//.test(bin) ? "debug build" : "release build"}), SQLite, 200 visits today; app: ${uiDir} (${wasmFile})`);
     console.log(`- each cold run is a new browser context (empty cache); warm = the same context reloaded`);
     console.log();
     console.log("| measure | median | max | goal |");

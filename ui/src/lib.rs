@@ -3,9 +3,10 @@
 //!
 //! Layout: [`App`] and the router here; `api` holds the one typed fetch helper, `auth` the
 //! session, `live` the event stream and the state it feeds; screens are in `routes/`,
-//! shared pieces in `components/`. Only [`format`] (plain words for numbers, times, states
-//! and errors) and [`history_filter`] (the History screen's filters as URL and API
-//! queries) build on the host too, where their unit tests run; the rest is wasm32-only.
+//! shared pieces in `components/`. The modules declared `pub` below hold the screens' pure
+//! logic (words for numbers and errors, filters, chart sums, the rules form, a new door's
+//! settings, a model's test results) and build on the host too, where their unit tests run;
+//! the rest is wasm32-only.
 
 pub mod chart_data;
 pub mod door_setup;
