@@ -32,7 +32,8 @@ async function drawn(page) {
     (ids) =>
       ids.every((id) => {
         const el = document.getElementById(id);
-        const chart = el && window.echarts.getInstanceByDom(el);
+        // ECharts itself arrives when the first chart draws.
+        const chart = el && window.echarts && window.echarts.getInstanceByDom(el);
         const canvas = el?.querySelector("canvas");
         return chart && canvas && canvas.width > 0 && canvas.height > 0;
       }),

@@ -52,6 +52,8 @@ test("a manager logs in, sees visits arrive live, acknowledges an alert, and rid
   await page.getByText("No visits yet.").waitFor();
   await page.locator(".pill.live").waitFor();
   assert.equal(new URL(page.url()).pathname, "/live");
+  // ECharts (1 MB) is for the Charts screen only.
+  assert.equal(await page.evaluate(() => typeof window.echarts), "undefined", "Live loads no ECharts");
   await shot(page, "1-live-empty");
 
   // Keyboard: the first Tab reaches "Skip to content", which moves focus to the page.

@@ -1,8 +1,10 @@
 //! One ECharts chart in a `<div>`, drawn by `charming` with the colors of the current theme.
 //!
-//! `echarts.min.js` is loaded by `index.html` from our own origin (`scripts/build-ui` copies
-//! it from the npm package). The chart fills its container: it is redrawn when the light or
-//! dark theme changes and resized with the window.
+//! `echarts.min.js` (≈ 1 MB, from the npm package, copied by `scripts/build-ui` with a hashed
+//! name that `index.html` gives in `<meta name="maskgate-echarts">`) is loaded from our own
+//! origin when the first chart draws, so the other screens never download it. The chart
+//! fills its container: it is redrawn when the light or dark theme changes and resized with
+//! the window.
 
 use charming::{Chart, WasmRenderer};
 use leptos::prelude::*;
@@ -142,6 +144,7 @@ pub fn EChart(
 ) -> impl IntoView {
     let theme = use_context::<ThemeChanges>();
     let node = NodeRef::<leptos::html::Div>::new();
+    let failed = RwSignal::new(None::<String>);
     let draw_id = id.clone();
     Effect::new(move |_| {
         if let Some(theme) = theme {
@@ -152,8 +155,14 @@ pub fn EChart(
         }
         let chart = make(&Palette::current());
         let id = draw_id.clone();
-        // After this frame's layout, so the container has its size.
-        request_animation_frame(move || draw(&id, &chart));
+        leptos::task::spawn_local(async move {
+            if let Err(message) = load_echarts().await {
+                failed.try_set(Some(message));
+                return;
+            }
+            // After this frame's layout, so the container has its size.
+            request_animation_frame(move || draw(&id, &chart));
+        });
     });
     let resize_id = id.clone();
     let listener = window_event_listener(leptos::ev::resize, move |_| resize(&resize_id));
@@ -163,6 +172,7 @@ pub fn EChart(
         dispose(&dispose_id);
     });
     view! {
+        {move || failed.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         <div
             class="chart"
             id=id
@@ -171,6 +181,65 @@ pub fn EChart(
             aria-label=label
             style=format!("height: {height}px")
         ></div>
+    }
+}
+
+thread_local! {
+    /// The one load of `echarts.min.js`, shared by every chart of the page.
+    static ECHARTS: std::cell::RefCell<Option<js_sys::Promise>> = const { std::cell::RefCell::new(None) };
+}
+
+const ECHARTS_MISSING: &str =
+    "The charts library could not be loaded. Reload the page to try again.";
+
+/// Resolves once `window.echarts` exists: at once when a page loaded it already (Trunk's),
+/// else after adding the `<script>` that `<meta name="maskgate-echarts">` names.
+async fn load_echarts() -> Result<(), String> {
+    let has_echarts = || {
+        js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("echarts"))
+            .is_ok_and(|v| !v.is_undefined())
+    };
+    if has_echarts() {
+        return Ok(());
+    }
+    let promise = ECHARTS.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                js_sys::Promise::new(&mut |resolve, reject| {
+                    let added = (|| {
+                        let document = web_sys::window()?.document()?;
+                        let src = document
+                            .query_selector("meta[name=maskgate-echarts]")
+                            .ok()??
+                            .get_attribute("content")?;
+                        let script = document.create_element("script").ok()?;
+                        script.set_attribute("src", &src).ok()?;
+                        script
+                            .add_event_listener_with_callback("load", &resolve)
+                            .ok()?;
+                        script
+                            .add_event_listener_with_callback("error", &reject)
+                            .ok()?;
+                        document
+                            .query_selector("head")
+                            .ok()??
+                            .append_child(&script)
+                            .ok()
+                    })();
+                    if added.is_none() {
+                        let _ = reject.call0(&JsValue::NULL);
+                    }
+                })
+            })
+            .clone()
+    });
+    match wasm_bindgen_futures::JsFuture::from(promise).await {
+        Ok(_) if has_echarts() => Ok(()),
+        _ => {
+            // Forget the failed load, so the next chart (or a return to the screen) retries.
+            ECHARTS.with(|cell| cell.borrow_mut().take());
+            Err(ECHARTS_MISSING.to_owned())
+        }
     }
 }
 
