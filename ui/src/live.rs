@@ -196,6 +196,11 @@ impl Live {
             "alert",
             Closure::new(move |event: Event| {
                 if let Some(alert) = data::<Alert>(&event) {
+                    // Only a newly fired alert raises a native notification (in the app's
+                    // Tauri shell), not its escalation, acknowledgement or resolution.
+                    if alert.state() == AlertState::Open && alert.escalated_at.is_none() {
+                        crate::native::notify(&alert.rule_name, &alert.message);
+                    }
                     self.add_alert(alert);
                 }
             }),
