@@ -27,10 +27,11 @@ try {
       await page.getByText("Pass rate").waitFor();
       await page.waitForTimeout(500);
       await page.screenshot({ path: `${out}/live-${size}-${scheme}.png`, fullPage: true });
-      for (const name of ["History", "Alerts", "Doors"]) {
+      for (const name of ["History", "Charts", "Alerts", "Doors", "Models"]) {
         await page.getByRole("link", { name, exact: false }).first().click();
         await page.getByRole("heading", { name, exact: true }).waitFor();
-        await page.waitForTimeout(500);
+        // Charts load ECharts on first use, then animate in.
+        await page.waitForTimeout(name === "Charts" ? 2500 : 500);
         await page.screenshot({ path: `${out}/${name.toLowerCase()}-${size}-${scheme}.png`, fullPage: true });
       }
       await page.close();
