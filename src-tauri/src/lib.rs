@@ -8,12 +8,17 @@
 //! to the connect page.
 //!
 //! The server's pages are remote to Tauri: they may call only what the capability granted at
-//! run time for that one origin allows (the notification plugin), nothing else.
+//! run time for that one origin allows (the notification plugin), nothing else. The admin UI
+//! sends a notification for every alert that fires, with the alert's id in its `extra`
+//! payload; a click on it opens that alert's page in the window ([`clicked_alert`]).
 
 mod server;
 
+use std::sync::Mutex;
+
 use tauri::ipc::CapabilityBuilder;
 use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+use tauri_plugin_notification::{ActionPerformed, NotificationExt};
 use url::Url;
 
 use crate::server::{ServerUrl, SettingsFile};
@@ -24,13 +29,27 @@ pub const SERVER_URL_ENV: &str = "MASKGATE_SERVER_URL";
 /// The label of the one window (also in `tauri.conf.json` and `capabilities/`).
 const MAIN_WINDOW: &str = "main";
 
+/// The key of a notification's `extra` payload that names its alert (`ui/src/native.rs`).
+pub const ALERT_ID_KEY: &str = "alertId";
+
+/// The server the window shows, once there is one: where a clicked alert opens.
+#[derive(Default)]
+struct CurrentServer(Mutex<Option<ServerUrl>>);
+
 /// Runs the app: on the desktop from `main.rs`, on Android and iOS as the mobile entry point.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![connect, remembered_server])
+        .manage(CurrentServer::default())
         .setup(|app| {
+            let handle = app.handle().clone();
+            app.notification().on_action(move |performed| {
+                if let Some(id) = clicked_alert(performed) {
+                    open_alert(&handle, id);
+                }
+            })?;
             let start = match std::env::var(SERVER_URL_ENV) {
                 Ok(raw) if !raw.trim().is_empty() => Some(
                     ServerUrl::parse(&raw)
@@ -40,7 +59,7 @@ pub fn run() {
             };
             let url = match &start {
                 Some(server) => {
-                    allow_server(app.handle(), server)?;
+                    use_server(app.handle(), server)?;
                     WebviewUrl::External(server.as_url().clone())
                 }
                 None => WebviewUrl::App("index.html".into()),
@@ -72,7 +91,7 @@ async fn connect(app: AppHandle, window: WebviewWindow, url: String) -> Result<S
     settings(&app)
         .and_then(|file| file.save(&server))
         .map_err(|e| format!("The server answers, but its address could not be saved: {e}"))?;
-    allow_server(&app, &server).map_err(|e| e.to_string())?;
+    use_server(&app, &server).map_err(|e| e.to_string())?;
     window
         .navigate(server.as_url().clone())
         .map_err(|e| e.to_string())?;
@@ -96,8 +115,13 @@ fn settings(app: &AppHandle) -> Result<SettingsFile, Box<dyn std::error::Error>>
     Ok(SettingsFile::new(app.path().app_config_dir()?))
 }
 
-/// Lets the server's pages (that origin only, in the main window) send notifications.
-fn allow_server(app: &AppHandle, server: &ServerUrl) -> tauri::Result<()> {
+/// Lets the server's pages (that origin only, in the main window) send notifications, and
+/// makes it the server whose alerts a notification click opens.
+fn use_server(app: &AppHandle, server: &ServerUrl) -> tauri::Result<()> {
+    *app.state::<CurrentServer>()
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(server.clone());
     let pattern = server.origin_pattern();
     app.add_capability(
         CapabilityBuilder::new(format!("server-{pattern}"))
@@ -106,6 +130,42 @@ fn allow_server(app: &AppHandle, server: &ServerUrl) -> tauri::Result<()> {
             .window(MAIN_WINDOW)
             .permission("notification:default"),
     )
+}
+
+/// The alert a notification click should open: a click on the notification itself (`tap`,
+/// not one of its buttons) whose `extra` payload names an alert.
+pub fn clicked_alert(performed: &ActionPerformed) -> Option<i64> {
+    if performed.action_id() != "tap" {
+        return None;
+    }
+    performed
+        .notification()?
+        .extra()
+        .get(ALERT_ID_KEY)?
+        .as_i64()
+        .filter(|id| *id > 0)
+}
+
+/// Shows alert `id` of the current server in the main window and brings the window forward.
+fn open_alert(app: &AppHandle, id: i64) {
+    let server = app
+        .state::<CurrentServer>()
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let (Some(server), Some(window)) = (server, app.get_webview_window(MAIN_WINDOW)) else {
+        eprintln!("maskgate-admin: alert {id} was clicked, but no server is open");
+        return;
+    };
+    if let Err(e) = window.navigate(server.alert_page(id)) {
+        eprintln!("maskgate-admin: could not open alert {id}: {e}");
+        return;
+    }
+    // A minimised or hidden window would leave the click without a visible answer.
+    let _ = window.unminimize();
+    let _ = window.show();
+    let _ = window.set_focus();
 }
 
 /// The desktop menu: "Server → Change server…" (back to the connect page) and "Quit".
@@ -148,4 +208,42 @@ fn connect_page() -> Url {
         "tauri://localhost/index.html"
     };
     Url::parse(page).expect("the connect page's URL is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the plugin reports for a click, as it reports it (its `actionPerformed` event).
+    fn performed(action: &str, extra: serde_json::Value) -> ActionPerformed {
+        serde_json::from_value(serde_json::json!({
+            "actionId": action,
+            "inputValue": null,
+            "notification": { "id": 3, "title": "Mask rule", "body": "3 failed visits", "extra": extra },
+        }))
+        .expect("an actionPerformed event")
+    }
+
+    #[test]
+    fn a_click_on_an_alert_s_notification_names_the_alert() {
+        let click = performed("tap", serde_json::json!({ ALERT_ID_KEY: 42 }));
+        assert_eq!(clicked_alert(&click), Some(42));
+    }
+
+    #[test]
+    fn other_actions_and_other_notifications_open_nothing() {
+        for (action, extra) in [
+            ("snooze", serde_json::json!({ ALERT_ID_KEY: 42 })),
+            ("tap", serde_json::json!({})),
+            ("tap", serde_json::json!({ ALERT_ID_KEY: "42" })),
+            ("tap", serde_json::json!({ ALERT_ID_KEY: -1 })),
+            ("tap", serde_json::json!({ "other": 42 })),
+        ] {
+            assert_eq!(
+                clicked_alert(&performed(action, extra.clone())),
+                None,
+                "{action} {extra}"
+            );
+        }
+    }
 }

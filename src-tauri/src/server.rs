@@ -55,6 +55,14 @@ impl ServerUrl {
         &self.0
     }
 
+    /// The admin app's page of alert `id` on this server.
+    pub fn alert_page(&self, id: i64) -> Url {
+        let mut url = self.0.clone();
+        // The base ends with `/`, so this appends to it (a server behind a path keeps its path).
+        url.set_path(&format!("{}alerts/{id}", self.0.path()));
+        url
+    }
+
     /// The URL pattern of every page of the server's origin, for a remote capability.
     pub fn origin_pattern(&self) -> String {
         format!("{}/*", self.0.origin().ascii_serialization())
@@ -173,6 +181,20 @@ mod tests {
             let url = ServerUrl::parse(typed).expect(typed);
             assert_eq!(url.as_url().as_str(), want, "typed {typed:?}");
         }
+    }
+
+    #[test]
+    fn an_alert_opens_under_the_server_s_own_path() {
+        let root = ServerUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            root.alert_page(42).as_str(),
+            "http://127.0.0.1:8080/alerts/42"
+        );
+        let behind_a_path = ServerUrl::parse("https://example.org/maskgate").unwrap();
+        assert_eq!(
+            behind_a_path.alert_page(7).as_str(),
+            "https://example.org/maskgate/alerts/7"
+        );
     }
 
     #[test]

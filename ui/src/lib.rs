@@ -46,8 +46,8 @@ mod app {
     use crate::components::Header;
     use crate::live::Live;
     use crate::routes::{
-        AlertsPage, ChartsPage, DoorsPage, HistoryPage, LivePage, Login, ModelsPage, NotFound,
-        RulesPage,
+        AlertPage, AlertsPage, ChartsPage, DoorsPage, HistoryPage, LivePage, Login, ModelsPage,
+        NotFound, RulesPage,
     };
 
     /// The whole app: the login screen while no session stands, else the screens.
@@ -86,6 +86,7 @@ mod app {
                     <Route path=path!("/charts") view=ChartsPage/>
                     <Route path=path!("/alerts") view=AlertsPage/>
                     <Route path=path!("/alerts/rules") view=RulesPage/>
+                    <Route path=path!("/alerts/:id") view=AlertPage/>
                     <Route path=path!("/doors") view=DoorsPage/>
                     <Route path=path!("/models") view=ModelsPage/>
                 </Routes>

@@ -199,7 +199,7 @@ impl Live {
                     // Only a newly fired alert raises a native notification (in the app's
                     // Tauri shell), not its escalation, acknowledgement or resolution.
                     if alert.state() == AlertState::Open && alert.escalated_at.is_none() {
-                        crate::native::notify(&alert.rule_name, &alert.message);
+                        crate::native::notify_alert(alert.id, &alert.rule_name, &alert.message);
                     }
                     self.add_alert(alert);
                 }

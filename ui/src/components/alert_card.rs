@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 use maskgate_api_types::{Alert, AlertState};
 
 use crate::api::Api;
@@ -9,9 +10,16 @@ use crate::clock;
 use crate::format;
 use crate::live::Live;
 
-/// An alert with its state; open alerts get an Acknowledge button.
+/// An alert with its state; open alerts get an Acknowledge button. Its message links to the
+/// alert's own page, unless the card is on that page.
 #[component]
-pub fn AlertCard(alert: Alert) -> impl IntoView {
+pub fn AlertCard(
+    /// The alert to show.
+    alert: Alert,
+    /// Set on the alert's own page, where a link to itself would go nowhere.
+    #[prop(optional)]
+    on_own_page: bool,
+) -> impl IntoView {
     let api = expect_context::<Api>();
     let live = expect_context::<Live>();
     let busy = RwSignal::new(false);
@@ -50,7 +58,11 @@ pub fn AlertCard(alert: Alert) -> impl IntoView {
                 <p class="alert-title">
                     <span class="badge">{severity}</span>
                     " "
-                    <strong>{alert.message.clone()}</strong>
+                    {if on_own_page {
+                        view! { <strong>{alert.message.clone()}</strong> }.into_any()
+                    } else {
+                        view! { <A href=format!("/alerts/{id}")><strong>{alert.message.clone()}</strong></A> }.into_any()
+                    }}
                 </p>
                 <p class="muted">
                     {place} " · fired " {fired} " ("

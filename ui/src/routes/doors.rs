@@ -10,7 +10,7 @@ use maskgate_api_types::{
 
 use crate::api::Api;
 use crate::auth::Auth;
-use crate::components::{CopyBox, Empty, Loading, Problem};
+use crate::components::{CopyBox, Empty, Loading, Notice, Outcome, Problem};
 use crate::door_setup;
 use crate::format;
 use crate::live::{Live, Loaded};
@@ -214,7 +214,7 @@ fn ModelControls(
             .unwrap_or_default(),
     );
     let busy = RwSignal::new(false);
-    let message = RwSignal::new(None::<(bool, String)>);
+    let message = RwSignal::new(None::<Outcome>);
     let name_of = move |model_id: Option<i64>| match model_id {
         None => "the model it was installed with".to_owned(),
         Some(m) => models
@@ -227,16 +227,13 @@ fn ModelControls(
             Ok(model_id) => {
                 assigned.try_set(model_id);
                 choice.try_set(model_id.map(|m| m.to_string()).unwrap_or_default());
-                message.try_set(Some((
-                    true,
-                    format!(
-                        "{what} {}. The door switches at its next check.",
-                        name_of(model_id)
-                    ),
-                )));
+                message.try_set(Some(Outcome::Done(format!(
+                    "{what} {}. The door switches at its next check.",
+                    name_of(model_id)
+                ))));
             }
             Err(failure) => {
-                message.try_set(Some((false, failure.describe())));
+                message.try_set(Some(Outcome::Failed(failure.describe())));
             }
         }
         busy.try_set(false);
@@ -303,9 +300,7 @@ fn ModelControls(
                 "Roll back"
             </button>
         </form>
-        {move || message.get().map(|(ok, text)| view! {
-            <p class=if ok { "notice ok" } else { "error" } role="status">{text}</p>
-        })}
+        <Notice outcome=message/>
     }
 }
 

@@ -1,5 +1,6 @@
 //! The screens.
 
+mod alert;
 mod alerts;
 mod charts;
 mod doors;
@@ -9,6 +10,7 @@ mod login;
 mod models;
 mod rules;
 
+pub use alert::AlertPage;
 pub use alerts::AlertsPage;
 pub use charts::ChartsPage;
 pub use doors::DoorsPage;

@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 
 use crate::api::Api;
 use crate::auth::Auth;
-use crate::components::{Empty, Loading, Problem};
+use crate::components::{Empty, Loading, Notice, Outcome, Problem};
 use crate::format;
 use crate::live::Loaded;
 use crate::model_facts::{self, ModelFacts};
@@ -81,7 +81,7 @@ fn chosen_file(id: &str) -> Option<web_sys::File> {
 fn Upload(uploaded: Callback<Model>) -> impl IntoView {
     let api = expect_context::<Api>();
     let busy = RwSignal::new(false);
-    let message = RwSignal::new(None::<(bool, String)>);
+    let message = RwSignal::new(None::<Outcome>);
     let form_ref = NodeRef::<leptos::html::Form>::new();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -91,8 +91,7 @@ fn Upload(uploaded: Callback<Model>) -> impl IntoView {
         let (Some(manifest), Some(model)) =
             (chosen_file("upload-manifest"), chosen_file("upload-model"))
         else {
-            message.set(Some((
-                false,
+            message.set(Some(Outcome::Failed(
                 "Choose both files: the manifest (.json) and the model (.onnx).".to_owned(),
             )));
             return;
@@ -105,35 +104,31 @@ fn Upload(uploaded: Callback<Model>) -> impl IntoView {
             .and_then(|()| form.append_with_blob_and_filename("model", &model, &model.name()))
             .is_err()
         {
-            message.set(Some((
-                false,
+            message.set(Some(Outcome::Failed(
                 "This browser could not read the files.".to_owned(),
             )));
             return;
         }
         busy.set(true);
-        message.set(Some((
-            true,
-            format!(
-                "Uploading {} ({})… the server checks it by loading it.",
-                model.name(),
-                model_facts::size(model.size() as u64)
-            ),
-        )));
+        message.set(Some(Outcome::Done(format!(
+            "Uploading {} ({})… the server checks it by loading it.",
+            model.name(),
+            model_facts::size(model.size() as u64)
+        ))));
         spawn_local(async move {
             match api.post_form::<Model>("/api/v1/models", form).await {
                 Ok(model) => {
-                    message.try_set(Some((
-                        true,
-                        format!("{} is in the registry.", model.model_id()),
-                    )));
+                    message.try_set(Some(Outcome::Done(format!(
+                        "{} is in the registry.",
+                        model.model_id()
+                    ))));
                     uploaded.run(model);
                     if let Some(form) = form_ref.get_untracked() {
                         form.reset();
                     }
                 }
                 Err(failure) => {
-                    message.try_set(Some((false, failure.describe())));
+                    message.try_set(Some(Outcome::Failed(failure.describe())));
                 }
             }
             busy.try_set(false);
@@ -155,9 +150,7 @@ fn Upload(uploaded: Callback<Model>) -> impl IntoView {
                     {move || if busy.get() { "Uploading…" } else { "Upload" }}
                 </button>
             </form>
-            {move || message.get().map(|(ok, text)| view! {
-                <p class=if ok { "notice ok" } else { "error" } role=if ok { "status" } else { "alert" }>{text}</p>
-            })}
+            <Notice outcome=message/>
         </section>
     }
 }
@@ -285,7 +278,7 @@ fn RolloutForm(id: i64, changed: RwSignal<u32>) -> impl IntoView {
         LocalResource::new(move || async move { api.get::<DeviceList>("/api/v1/devices").await });
     let picked = RwSignal::new(Vec::<String>::new());
     let busy = RwSignal::new(false);
-    let message = RwSignal::new(None::<(bool, String)>);
+    let message = RwSignal::new(None::<Outcome>);
     let send = move |rollout: Rollout| {
         busy.set(true);
         message.set(None);
@@ -296,18 +289,15 @@ fn RolloutForm(id: i64, changed: RwSignal<u32>) -> impl IntoView {
             {
                 Ok(list) => {
                     let n = list.items.len();
-                    message.try_set(Some((
-                        true,
-                        format!(
-                            "Assigned to {n} door{}. Doors switch at their next check.",
-                            if n == 1 { "" } else { "s" }
-                        ),
-                    )));
+                    message.try_set(Some(Outcome::Done(format!(
+                        "Assigned to {n} door{}. Doors switch at their next check.",
+                        if n == 1 { "" } else { "s" }
+                    ))));
                     picked.try_set(Vec::new());
                     changed.try_update(|c| *c += 1);
                 }
                 Err(failure) => {
-                    message.try_set(Some((false, failure.describe())));
+                    message.try_set(Some(Outcome::Failed(failure.describe())));
                 }
             }
             busy.try_set(false);
@@ -366,9 +356,7 @@ fn RolloutForm(id: i64, changed: RwSignal<u32>) -> impl IntoView {
                     "To every door"
                 </button>
             </div>
-            {move || message.get().map(|(ok, text)| view! {
-                <p class=if ok { "notice ok" } else { "error" } role="status">{text}</p>
-            })}
+            <Notice outcome=message/>
         </fieldset>
     }
 }
