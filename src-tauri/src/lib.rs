@@ -36,6 +36,17 @@ pub const ALERT_ID_KEY: &str = "alertId";
 #[derive(Default)]
 struct CurrentServer(Mutex<Option<ServerUrl>>);
 
+impl CurrentServer {
+    // A panic elsewhere while holding the lock leaves a plain value behind; it is still good.
+    fn set(&self, server: &ServerUrl) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(server.clone());
+    }
+
+    fn get(&self) -> Option<ServerUrl> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Runs the app: on the desktop from `main.rs`, on Android and iOS as the mobile entry point.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
@@ -118,10 +129,7 @@ fn settings(app: &AppHandle) -> Result<SettingsFile, Box<dyn std::error::Error>>
 /// Lets the server's pages (that origin only, in the main window) send notifications, and
 /// makes it the server whose alerts a notification click opens.
 fn use_server(app: &AppHandle, server: &ServerUrl) -> tauri::Result<()> {
-    *app.state::<CurrentServer>()
-        .0
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(server.clone());
+    app.state::<CurrentServer>().set(server);
     let pattern = server.origin_pattern();
     app.add_capability(
         CapabilityBuilder::new(format!("server-{pattern}"))
@@ -148,12 +156,7 @@ pub fn clicked_alert(performed: &ActionPerformed) -> Option<i64> {
 
 /// Shows alert `id` of the current server in the main window and brings the window forward.
 fn open_alert(app: &AppHandle, id: i64) {
-    let server = app
-        .state::<CurrentServer>()
-        .0
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
+    let server = app.state::<CurrentServer>().get();
     let (Some(server), Some(window)) = (server, app.get_webview_window(MAIN_WINDOW)) else {
         eprintln!("maskgate-admin: alert {id} was clicked, but no server is open");
         return;
