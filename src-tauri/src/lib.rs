@@ -89,7 +89,7 @@ pub fn run() {
             add_menu(app.handle())?;
             Ok(())
         })
-        .run(tauri::generate_context!("../tauri.conf.json"))
+        .run(tauri::generate_context!())
         .expect("the MaskGate admin app failed to start");
 }
 
