@@ -7,7 +7,7 @@ use maskgate_api_types::{
     Device, DeviceStatus, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Visit,
 };
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::{QueryBuilder, Row};
+use sqlx::{Connection, Executor, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
@@ -32,6 +32,20 @@ impl MySqlStore {
         let pool = MySqlPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(10))
+            // A task cancelled while its BEGIN was in flight returns its connection inside
+            // a transaction sqlx does not know of (its depth is raised only after the
+            // answer), whose row locks then stall every later write to those rows. A
+            // ROLLBACK on release ends any such transaction; outside one it does nothing.
+            // A connection sqlx itself still counts as in a transaction is closed.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        return Ok(false);
+                    }
+                    conn.execute("ROLLBACK").await?;
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;

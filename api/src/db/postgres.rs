@@ -9,7 +9,7 @@ use maskgate_api_types::{
     Device, DeviceStatus, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Visit,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::{QueryBuilder, Row};
+use sqlx::{Connection, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
@@ -34,6 +34,23 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(10))
+            // A task cancelled while its BEGIN was in flight returns its connection inside
+            // a transaction sqlx does not know of (sqlx #4385); the next borrower's work
+            // would run, and hold its locks, inside it. Outside a transaction a statement's
+            // timestamp is its transaction's; inside one they differ, and such a connection
+            // (or one sqlx itself counts as in a transaction) is closed, which rolls back.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        return Ok(false);
+                    }
+                    let (alone,): (bool,) =
+                        sqlx::query_as("SELECT transaction_timestamp() = statement_timestamp()")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    Ok(alone)
+                })
+            })
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row};
+use sqlx::{Connection, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
@@ -75,6 +75,17 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A task cancelled between BEGIN and the creation of its `Transaction` (sqlx
+            // #3932) returns its connection still inside the transaction, holding the
+            // write lock for good. Such a connection is closed (which rolls back) rather
+            // than pooled. The ping first lets the rollback of an ordinary dropped
+            // transaction, queued on the connection, run before the check.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;

@@ -40,6 +40,7 @@ use maskgate_api_types::StreamEvent;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -227,6 +228,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(middleware::from_fn(run_to_completion))
         .layer(
             // Spans carry the path only: a query string may hold a token.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -253,6 +255,19 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// Runs each request in a task of its own, so a client that goes away (a door killed
+/// mid-upload, a closed tab) does not cancel its handler halfway. A handler dropped at the
+/// wrong `.await` can leave a pooled connection inside a transaction nobody will end: on
+/// SQLite it then holds the write lock and every later write fails "database is locked"
+/// (sqlx issues #3932, #4385). Finishing the work is also what the door expects: a batch
+/// it sent is stored even if it never saw the answer, and its retry is deduplicated.
+async fn run_to_completion(req: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(req).in_current_span()).await {
+        Ok(response) => response,
+        Err(error) => ApiError::Internal(Box::new(error)).into_response(),
+    }
 }
 
 async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {

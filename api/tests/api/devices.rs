@@ -81,4 +81,66 @@ backend_tests! {
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
         app
     }
+
+    async fn writes_cancelled_at_any_moment_leave_the_database_writable(app) {
+        // A door killed mid-request, or any task cancelled at an `.await` inside a
+        // transaction: whatever moment it stops at, later writes go through. Before the
+        // fix, a cancel between BEGIN and the `Transaction` kept SQLite's write lock held
+        // for good and every later write failed "database is locked".
+        let admin = app.admin_token().await;
+        let door = app.device(&admin, "door").await;
+        let store = app.state.store.clone();
+        let device_id = store.list_devices().await.expect("devices")[0].id;
+        let heartbeat = Heartbeat {
+            queue_depth: 1,
+            oldest_queued_at: None,
+            last_upload_at: None,
+            camera_state: CameraState::Ok,
+            model_version: None,
+            model_sha256: None,
+            model_error: None,
+        };
+        // Each write is dropped after 0, 10, 20, … µs of polling (tokio's timer counts
+        // whole milliseconds, too coarse for this).
+        let mut cancelled = 0;
+        for step in 0..400u64 {
+            let mut write = std::pin::pin!(store.record_heartbeat(device_id, &heartbeat, app.now()));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_micros(step * 10);
+            loop {
+                if futures::poll!(write.as_mut()).is_ready() {
+                    break;
+                }
+                if std::time::Instant::now() >= deadline {
+                    cancelled += 1;
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        assert!(cancelled > 10, "only {cancelled} writes were cancelled");
+        // More writes than the pool has connections, so each pooled one is used again.
+        for i in 0..20 {
+            let write = store.record_heartbeat(device_id, &heartbeat, app.now());
+            tokio::time::timeout(std::time::Duration::from_secs(5), write)
+                .await
+                .unwrap_or_else(|_| panic!("write {i} still waits after 5 s: a lock was left held"))
+                .unwrap_or_else(|e| panic!("write {i} failed: {e}"));
+        }
+
+        // The same over HTTP: requests whose client gives up at any moment.
+        let client = reqwest::Client::new();
+        for step in 0..100u64 {
+            let _ = client.post(app.url("/api/v1/devices/heartbeat")).bearer_auth(&door)
+                .timeout(std::time::Duration::from_micros(200 + step * 50))
+                .json(&heartbeat).send().await;
+        }
+        for i in 0..20 {
+            let response = app.client.post(app.url("/api/v1/devices/heartbeat")).bearer_auth(&door)
+                .timeout(std::time::Duration::from_secs(5))
+                .json(&heartbeat).send().await
+                .unwrap_or_else(|e| panic!("heartbeat {i} after abandoned ones: {e}"));
+            assert_eq!(response.status(), StatusCode::OK, "heartbeat {i}");
+        }
+        app
+    }
 }
