@@ -78,10 +78,13 @@ impl SqliteStore {
             // A task cancelled between BEGIN and the creation of its `Transaction` (sqlx
             // #3932) returns its connection still inside the transaction, holding the
             // write lock for good. Such a connection is closed (which rolls back) rather
-            // than pooled. The ping first lets the rollback of an ordinary dropped
-            // transaction, queued on the connection, run before the check.
+            // than pooled. An ordinary dropped transaction has its rollback queued on the
+            // connection: a ping lets it run before the second look.
             .after_release(|conn, _| {
                 Box::pin(async move {
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
                     conn.ping().await?;
                     Ok(!conn.is_in_transaction())
                 })
