@@ -9,7 +9,7 @@ use maskgate_api_types::{
     Device, DeviceStatus, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Visit,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection, QueryBuilder, Row};
+use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
@@ -34,23 +34,12 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(10))
-            // A task cancelled while its BEGIN was in flight returns its connection inside
-            // a transaction sqlx does not know of (sqlx #4385); the next borrower's work
-            // would run, and hold its locks, inside it. Outside a transaction a statement's
-            // timestamp is its transaction's; inside one they differ, and such a connection
-            // (or one sqlx itself counts as in a transaction) is closed, which rolls back.
-            .after_release(|conn, _| {
-                Box::pin(async move {
-                    if conn.is_in_transaction() {
-                        return Ok(false);
-                    }
-                    let (alone,): (bool,) =
-                        sqlx::query_as("SELECT transaction_timestamp() = statement_timestamp()")
-                            .fetch_one(&mut *conn)
-                            .await?;
-                    Ok(alone)
-                })
-            })
+            // No check on release here (unlike SQLite and MySQL): a task cancelled while its
+            // BEGIN is in flight leaves the session in a transaction sqlx does not know of
+            // (sqlx #4385), but sqlx does not expose the session's transaction status, and
+            // asking in SQL (transaction vs. statement timestamp) closed nearly every
+            // connection: 2,189 -> 218 req/s (bench/RESULTS.md). HTTP handlers are not
+            // cancelled (`run_to_completion` in `http`).
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
