@@ -19,11 +19,11 @@ use aws_sdk_cloudwatch::types::{
 use maskgate_api::cloudwatch::{
     CloudWatchConfig, Exporter, MAX_DATUMS_PER_CALL, Publisher, spawn_with_client,
 };
-use maskgate_api_types::{CameraState, Heartbeat, NewVisit};
+use maskgate_api_types::NewVisit;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, spawn_app, visit};
+use crate::helpers::{Backend, TestApp, ok_heartbeat, spawn_app, visit};
 
 fn moto_url() -> String {
     std::env::var("MASKGATE_TEST_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into())
@@ -105,15 +105,7 @@ async fn heartbeat(app: &TestApp, door_token: &str) {
         .client
         .post(app.url("/api/v1/devices/heartbeat"))
         .bearer_auth(door_token)
-        .json(&Heartbeat {
-            queue_depth: 0,
-            oldest_queued_at: None,
-            last_upload_at: None,
-            camera_state: CameraState::Ok,
-            model_version: None,
-            model_sha256: None,
-            model_error: None,
-        })
+        .json(&ok_heartbeat())
         .send()
         .await
         .expect("heartbeat");

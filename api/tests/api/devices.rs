@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::helpers::{error_code, visit};
+use crate::helpers::{error_code, ok_heartbeat, visit};
 
 backend_tests! {
     async fn a_registered_device_gets_its_token_once_and_is_listed_without_it(app) {
@@ -91,15 +91,7 @@ backend_tests! {
         let door = app.device(&admin, "door").await;
         let store = app.state.store.clone();
         let device_id = store.list_devices().await.expect("devices")[0].id;
-        let heartbeat = Heartbeat {
-            queue_depth: 1,
-            oldest_queued_at: None,
-            last_upload_at: None,
-            camera_state: CameraState::Ok,
-            model_version: None,
-            model_sha256: None,
-            model_error: None,
-        };
+        let heartbeat = Heartbeat { queue_depth: 1, ..ok_heartbeat() };
         // Each write is dropped after 0, 10, 20, … µs of polling (tokio's timer counts
         // whole milliseconds, too coarse for this).
         let mut cancelled = 0;

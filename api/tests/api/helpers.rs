@@ -15,7 +15,9 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use maskgate_api::clock::ManualClock;
 use maskgate_api::credentials::hash_password;
 use maskgate_api::{AppState, Settings, db};
-use maskgate_api_types::{CreatedDevice, LoginResponse, NewVisit, Role, VisitBatch};
+use maskgate_api_types::{
+    CameraState, CreatedDevice, Heartbeat, LoginResponse, NewVisit, Role, VisitBatch,
+};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use sqlx::Connection;
@@ -345,6 +347,19 @@ impl TestApp {
                 }
             }
         }
+    }
+}
+
+/// The heartbeat of a door with nothing queued, its camera fine and no model reported.
+pub fn ok_heartbeat() -> Heartbeat {
+    Heartbeat {
+        queue_depth: 0,
+        oldest_queued_at: None,
+        last_upload_at: None,
+        camera_state: CameraState::Ok,
+        model_version: None,
+        model_sha256: None,
+        model_error: None,
     }
 }
 
