@@ -6,7 +6,7 @@ use maskgate_api_types::{
     Alert, AlertChannelSpec, AlertDelivery, AlertRule, AlertRuleSpec, AlertState, AssignmentAction,
     Device, DeviceStatus, Heartbeat, Model, ModelAssignment, ModelRun, NewVisit, Role, Visit,
 };
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{Connection, Executor, QueryBuilder, Row};
 use uuid::Uuid;
 
@@ -26,6 +26,38 @@ pub struct MySqlStore {
     pool: MySqlPool,
 }
 
+/// How long a released connection may take to roll back and answer before it is dropped.
+const RELEASE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ends any transaction a released connection is still in, and checks that its reading
+/// of the protocol is in step with the server's.
+///
+/// sqlx's MySQL driver is not cancel-safe: a task cancelled while a statement was being
+/// prepared, or between a packet's header and body, leaves answers unread that the next
+/// command takes for its own. It then waits for packets that never come (holding its
+/// transaction's row locks for good) or reads someone else's result. So the ROLLBACK goes
+/// with a `SELECT` of a number never used before: only a connection that reads that number
+/// back within [`RELEASE_CHECK_TIMEOUT`] is pooled again; any other is closed, which makes
+/// the server roll back whatever it held.
+async fn roll_back_in_step(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+    let nonce = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sql = format!("ROLLBACK; SELECT {nonce}");
+    let answer = tokio::time::timeout(RELEASE_CHECK_TIMEOUT, conn.fetch_all(sql.as_str()))
+        .await
+        .map_err(|_| {
+            sqlx::Error::Protocol(format!(
+                "a released connection did not answer within {RELEASE_CHECK_TIMEOUT:?}"
+            ))
+        })??;
+    match answer.as_slice() {
+        [row] if row.try_get::<i64, _>(0)? == nonce => Ok(()),
+        _ => Err(sqlx::Error::Protocol(
+            "a released connection read an answer meant for an earlier command".into(),
+        )),
+    }
+}
+
 impl MySqlStore {
     /// Connects to the MySQL database at `url` and runs migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -34,15 +66,15 @@ impl MySqlStore {
             .acquire_timeout(std::time::Duration::from_secs(10))
             // A task cancelled while its BEGIN was in flight returns its connection inside
             // a transaction sqlx does not know of (its depth is raised only after the
-            // answer), whose row locks then stall every later write to those rows. A
-            // ROLLBACK on release ends any such transaction; outside one it does nothing.
-            // A connection sqlx itself still counts as in a transaction is closed.
+            // answer), whose row locks then stall every later write to those rows; see
+            // `roll_back_in_step`. A connection sqlx itself still counts as in a
+            // transaction is closed.
             .after_release(|conn, _| {
                 Box::pin(async move {
                     if conn.is_in_transaction() {
                         return Ok(false);
                     }
-                    conn.execute("ROLLBACK").await?;
+                    roll_back_in_step(conn).await?;
                     Ok(true)
                 })
             })
