@@ -89,7 +89,8 @@ impl MySqlStore {
         &self.pool
     }
 
-    /// Inserts one device's visits inside `tx`; see [`Store::insert_visit_batches`].
+    /// Inserts one device's visits inside `tx`, whose device row is locked already; see
+    /// [`Store::insert_visit_batches`].
     async fn insert_batch(
         tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
         device_id: i64,
@@ -128,11 +129,6 @@ impl MySqlStore {
             .execute(&mut **tx)
             .await?;
         }
-        sqlx::query("UPDATE devices SET last_seen_at = ? WHERE id = ?")
-            .bind(received_at)
-            .bind(device_id)
-            .execute(&mut **tx)
-            .await?;
         Ok(stored)
     }
 
@@ -1072,6 +1068,21 @@ impl Store for MySqlStore {
         received_at: DateTime<Utc>,
     ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The doors' rows are marked seen first, in id order, as a heartbeat locks its row
+        // before anything else: marked last, the shared lock each visit's foreign key takes
+        // on its door's row had to become exclusive, and a heartbeat waiting in between made
+        // that a deadlock (MariaDB then failed one of the two).
+        let mut device_ids: Vec<i64> = batches.iter().map(|b| b.device_id).collect();
+        device_ids.sort_unstable();
+        device_ids.dedup();
+        let mut seen = QueryBuilder::new("UPDATE devices SET last_seen_at = ");
+        seen.push_bind(received_at).push(" WHERE id IN (");
+        let mut ids = seen.separated(", ");
+        for id in &device_ids {
+            ids.push_bind(*id);
+        }
+        ids.push_unseparated(")");
+        seen.build().execute(&mut *tx).await?;
         let mut stored = Vec::with_capacity(batches.len());
         for batch in batches {
             stored.push(

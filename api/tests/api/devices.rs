@@ -135,4 +135,41 @@ backend_tests! {
         }
         app
     }
+
+    async fn a_door_s_heartbeats_and_visits_at_the_same_moment_all_succeed(app) {
+        // A visit upload locks its door's row to mark it seen, and so does a heartbeat;
+        // when the two took the row's locks in opposite orders, MariaDB and PostgreSQL
+        // killed one as a deadlock and the door got a 500.
+        let admin = app.admin_token().await;
+        let doors = [app.device(&admin, "east").await, app.device(&admin, "west").await];
+        let mut tasks = Vec::new();
+        for round in 0..40i64 {
+            for (d, door) in doors.iter().enumerate() {
+                let (client, token) = (app.client.clone(), door.clone());
+                let heartbeat_url = app.url("/api/v1/devices/heartbeat");
+                let heartbeat = Heartbeat { queue_depth: round as u64, ..ok_heartbeat() };
+                tasks.push(tokio::spawn(async move {
+                    let r = client.post(heartbeat_url).bearer_auth(&token).json(&heartbeat)
+                        .send().await.expect("heartbeat");
+                    ("heartbeat", r.status(), r.text().await.unwrap_or_default())
+                }));
+                let (client, token) = (app.client.clone(), door.clone());
+                let visits_url = app.url("/api/v1/visits");
+                let batch = maskgate_api_types::VisitBatch {
+                    visits: vec![visit(&app, Duration::seconds(round * 2 + d as i64), round % 4 != 0)],
+                };
+                tasks.push(tokio::spawn(async move {
+                    let r = client.post(visits_url).bearer_auth(&token).json(&batch)
+                        .send().await.expect("visits");
+                    ("visits", r.status(), r.text().await.unwrap_or_default())
+                }));
+            }
+        }
+        for task in tasks {
+            let (what, status, body) = task.await.expect("task");
+            assert_eq!(status, StatusCode::OK, "{what}: {body}");
+        }
+        assert_eq!(app.stored_visit_count().await, 80);
+        app
+    }
 }
