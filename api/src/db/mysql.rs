@@ -605,8 +605,13 @@ impl Store for MySqlStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<i64>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut previous = Vec::with_capacity(device_ids.len());
-        for &device_id in device_ids {
+        // Rows are locked in id order, as a visit upload locks them, so the two cannot
+        // deadlock; the answer keeps the order asked.
+        let mut order: Vec<usize> = (0..device_ids.len()).collect();
+        order.sort_by_key(|&i| device_ids[i]);
+        let mut previous = vec![None; device_ids.len()];
+        for i in order {
+            let device_id = device_ids[i];
             let before: Option<i64> =
                 sqlx::query_scalar("SELECT assigned_model_id FROM devices WHERE id = ? FOR UPDATE")
                     .bind(device_id)
@@ -629,7 +634,7 @@ impl Store for MySqlStore {
             .bind(by)
             .execute(&mut *tx)
             .await?;
-            previous.push(before);
+            previous[i] = before;
         }
         tx.commit().await?;
         Ok(previous)
@@ -1068,10 +1073,11 @@ impl Store for MySqlStore {
         received_at: DateTime<Utc>,
     ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // The doors' rows are marked seen first, in id order, as a heartbeat locks its row
-        // before anything else: marked last, the shared lock each visit's foreign key takes
-        // on its door's row had to become exclusive, and a heartbeat waiting in between made
-        // that a deadlock (MariaDB then failed one of the two).
+        // The doors' rows are marked seen first, in id order (as `assign_model` locks
+        // them), just as a heartbeat locks its row before anything else. Marked last, the
+        // shared lock each visit's foreign key takes on its door's row had to become
+        // exclusive, and a heartbeat waiting in between made that a deadlock (MariaDB then
+        // failed one of the two).
         let mut device_ids: Vec<i64> = batches.iter().map(|b| b.device_id).collect();
         device_ids.sort_unstable();
         device_ids.dedup();

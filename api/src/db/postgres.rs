@@ -51,7 +51,8 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Inserts one device's visits inside `tx`; see [`Store::insert_visit_batches`].
+    /// Inserts one device's visits inside `tx`, whose device row is locked already; see
+    /// [`Store::insert_visit_batches`].
     async fn insert_batch(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         device_id: i64,
@@ -113,11 +114,6 @@ impl PostgresStore {
             .execute(&mut **tx)
             .await?;
         }
-        sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
-            .bind(received_at)
-            .bind(device_id)
-            .execute(&mut **tx)
-            .await?;
         Ok(stored)
     }
 }
@@ -580,8 +576,13 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<i64>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut previous = Vec::with_capacity(device_ids.len());
-        for &device_id in device_ids {
+        // Rows are locked in id order, as a visit upload locks them, so the two cannot
+        // deadlock; the answer keeps the order asked.
+        let mut order: Vec<usize> = (0..device_ids.len()).collect();
+        order.sort_by_key(|&i| device_ids[i]);
+        let mut previous = vec![None; device_ids.len()];
+        for i in order {
+            let device_id = device_ids[i];
             let before: Option<i64> = sqlx::query_scalar(
                 "SELECT assigned_model_id FROM devices WHERE id = $1 FOR UPDATE",
             )
@@ -605,7 +606,7 @@ impl Store for PostgresStore {
             .bind(by)
             .execute(&mut *tx)
             .await?;
-            previous.push(before);
+            previous[i] = before;
         }
         tx.commit().await?;
         Ok(previous)
@@ -1041,6 +1042,18 @@ impl Store for PostgresStore {
         received_at: DateTime<Utc>,
     ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The doors' rows are marked seen first and locked in id order (the sub-select's
+        // ORDER BY: an UPDATE alone locks in the order its plan meets the rows), as
+        // `assign_model` locks them, so the two cannot deadlock.
+        let device_ids: Vec<i64> = batches.iter().map(|b| b.device_id).collect();
+        sqlx::query(
+            "UPDATE devices SET last_seen_at = $1 WHERE id IN \
+             (SELECT id FROM devices WHERE id = ANY($2) ORDER BY id FOR NO KEY UPDATE)",
+        )
+        .bind(received_at)
+        .bind(&device_ids)
+        .execute(&mut *tx)
+        .await?;
         let mut stored = Vec::with_capacity(batches.len());
         for batch in batches {
             stored.push(

@@ -1,7 +1,10 @@
 //! Registering devices, listing them, and heartbeats.
 
 use chrono::Duration;
-use maskgate_api_types::{CameraState, CreatedDevice, DeviceList, Heartbeat};
+use maskgate_api::db::DeviceVisits;
+use maskgate_api_types::{
+    AssignmentAction, CameraState, CreatedDevice, DeviceList, Heartbeat, NewVisit,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -170,6 +173,38 @@ backend_tests! {
             assert_eq!(status, StatusCode::OK, "{what}: {body}");
         }
         assert_eq!(app.stored_visit_count().await, 80);
+        app
+    }
+
+    async fn model_assignments_and_visit_uploads_over_the_same_doors_do_not_deadlock(app) {
+        // Assigning a model and a group commit of visits each lock several doors' rows;
+        // taken in opposite orders, the database failed one of the two as a deadlock.
+        let admin = app.admin_token().await;
+        for name in ["a", "b", "c"] {
+            app.device(&admin, name).await;
+        }
+        let store = app.state.store.clone();
+        let mut ids: Vec<i64> = store.list_devices().await.expect("devices").iter().map(|d| d.id).collect();
+        ids.sort_unstable();
+        let now = app.now();
+        for round in 0..30i64 {
+            let visits: Vec<Vec<NewVisit>> = (0..ids.len() as i64)
+                .map(|k| vec![visit(&app, Duration::seconds(round * 10 + k), true)])
+                .collect();
+            let mut batches: Vec<DeviceVisits<'_>> = ids.iter().zip(&visits)
+                .map(|(&device_id, visits)| DeviceVisits { device_id, visits })
+                .collect();
+            let mut assigned = ids.clone();
+            // Each in turn asks in the opposite order to the other.
+            if round % 2 == 0 { batches.reverse() } else { assigned.reverse() }
+            let (upload, assign) = tokio::join!(
+                store.insert_visit_batches(&batches, now),
+                store.assign_model(&assigned, None, AssignmentAction::Assign, "admin", now),
+            );
+            upload.unwrap_or_else(|e| panic!("round {round}: the upload failed: {e}"));
+            assign.unwrap_or_else(|e| panic!("round {round}: the assignment failed: {e}"));
+        }
+        assert_eq!(app.stored_visit_count().await, 90);
         app
     }
 }
