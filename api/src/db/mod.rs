@@ -537,6 +537,22 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     Ok(store)
 }
 
+/// The devices of a group commit, each once, in the order their rows are locked: by id,
+/// as [`lock_order`] has `assign_model` lock them, so the two cannot deadlock.
+pub(crate) fn devices_in_lock_order(batches: &[DeviceVisits<'_>]) -> Vec<i64> {
+    let mut ids: Vec<i64> = batches.iter().map(|b| b.device_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Indices into `device_ids` in the order their rows are to be locked (by id).
+pub(crate) fn lock_order(device_ids: &[i64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..device_ids.len()).collect();
+    order.sort_by_key(|&i| device_ids[i]);
+    order
+}
+
 /// Adds up passes and fails of a batch per slot, for the stored visits only.
 pub(crate) fn tally_slots(visits: &[NewVisit], stored: &[bool]) -> Vec<(i64, i64, i64)> {
     let mut slots: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();

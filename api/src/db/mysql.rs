@@ -13,9 +13,9 @@ use uuid::Uuid;
 use super::{
     AlertFilter, DeviceCount, DeviceVisits, ModelUsage, NewAlert, NewDelivery, NewModel, Position,
     SlotCount, Store, StoreError, StoredChannel, Trend, UserRecord, VisitFilter, channel_json,
-    close_runs, conflict_as, link_status, next_trend, parse_action, parse_camera_state,
-    parse_channel, parse_event, parse_evidence, parse_manifest, parse_role, parse_severity,
-    parse_spec, severity_str, spec_json, tally_slots,
+    close_runs, conflict_as, devices_in_lock_order, link_status, lock_order, next_trend,
+    parse_action, parse_camera_state, parse_channel, parse_event, parse_evidence, parse_manifest,
+    parse_role, parse_severity, parse_spec, severity_str, spec_json, tally_slots,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
@@ -605,12 +605,10 @@ impl Store for MySqlStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<i64>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // Rows are locked in id order, as a visit upload locks them, so the two cannot
-        // deadlock; the answer keeps the order asked.
-        let mut order: Vec<usize> = (0..device_ids.len()).collect();
-        order.sort_by_key(|&i| device_ids[i]);
+        // Rows are locked in id order, as a visit upload locks them; the answer keeps the
+        // order asked.
         let mut previous = vec![None; device_ids.len()];
-        for i in order {
+        for i in lock_order(device_ids) {
             let device_id = device_ids[i];
             let before: Option<i64> =
                 sqlx::query_scalar("SELECT assigned_model_id FROM devices WHERE id = ? FOR UPDATE")
@@ -1078,9 +1076,7 @@ impl Store for MySqlStore {
         // shared lock each visit's foreign key takes on its door's row had to become
         // exclusive, and a heartbeat waiting in between made that a deadlock (MariaDB then
         // failed one of the two).
-        let mut device_ids: Vec<i64> = batches.iter().map(|b| b.device_id).collect();
-        device_ids.sort_unstable();
-        device_ids.dedup();
+        let device_ids = devices_in_lock_order(batches);
         let mut seen = QueryBuilder::new("UPDATE devices SET last_seen_at = ");
         seen.push_bind(received_at).push(" WHERE id IN (");
         let mut ids = seen.separated(", ");
